@@ -1,0 +1,951 @@
+//! The WebSocket connection state machine (RFC 6455 §5 to §7), after the opening handshake.
+//!
+//! # Theory of operation
+//!
+//! ```text
+//!            close() / peer Close / failure
+//!   Open ────────────────────────────────────▶ Closing ──── EOF, timeout ───▶ Closed
+//!     │     (our Close frame is queued the              (server: FIN once          (Event::Closed,
+//!     │      moment we enter Closing)                    the handshake is done)     TransportAction::Close)
+//!     └──────────── EOF, abort() ───────────────────────────────────────────────────▶ Closed
+//! ```
+//!
+//! * Entering `Closing` always queues exactly one Close frame: ours (`close()`), the echo of the
+//!   peer's (§5.5.1), or the one announcing a failure (§7.1.7).
+//! * The server shuts down its write side once its Close frame is written and the close
+//!   handshake is complete (or the connection failed), because the server closes TCP first
+//!   (§7.1.1). The client waits for the server's EOF.
+//! * `Closed` is reached once: on EOF after the output drained, on the close timeout, on EOF in
+//!   the open state (abnormal, 1006), or on `abort()`. It emits [`Event::Closed`] and
+//!   [`TransportAction::Close`], each exactly once.
+//! * After failing the connection, further input is discarded (its framing may be broken).
+
+use std::collections::VecDeque;
+use std::io::IoSlice;
+use std::time::Instant;
+
+use bytes::{Bytes, BytesMut};
+
+use crate::close::{CloseFrame, CloseInitiator, CloseOutcome};
+use crate::frame::{FrameHeader, MAX_CONTROL_PAYLOAD, MAX_HEADER_LEN, OpCode, apply_mask};
+use crate::output::Output;
+use crate::rng::{KeySource, default_key_source};
+use crate::utf8::Utf8Validator;
+use crate::{CloseCode, Config, Error, ProtocolError, Role, Utf8Bytes};
+
+/// Something the caller must hand on: a message, a control frame, or the end of the connection.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Event {
+    /// A complete text message, validated as UTF-8.
+    Text(Utf8Bytes),
+    /// A complete binary message.
+    Binary(Bytes),
+    /// A Ping arrived. The Pong is sent automatically (RFC 6455 §5.5.2); this is for observers.
+    Ping(Bytes),
+    /// A Pong arrived (RFC 6455 §5.5.3).
+    Pong(Bytes),
+    /// The connection has ended; this is the last event, emitted exactly once.
+    Closed(CloseOutcome),
+}
+
+/// What the caller must do to the transport, in addition to writing the output.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TransportAction {
+    /// Everything queued has been written: send a FIN (shut down the write half) and keep
+    /// reading until EOF, so the peer gets our Close frame before the socket goes away.
+    ShutdownWrite,
+    /// Close the transport now. Returned once, together with [`Event::Closed`].
+    Close,
+}
+
+/// The coarse state of a connection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConnectionState {
+    /// Messages flow both ways.
+    Open,
+    /// A Close frame was sent; waiting for the peer's and for the transport to end.
+    Closing,
+    /// The connection is over; [`Event::Closed`] has been queued.
+    Closed,
+}
+
+/// Which data type a message or fragment carries.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DataKind {
+    /// UTF-8 text (opcode 0x1).
+    Text,
+    /// Arbitrary bytes (opcode 0x2).
+    Binary,
+}
+
+impl DataKind {
+    fn opcode(self) -> OpCode {
+        match self {
+            DataKind::Text => OpCode::Text,
+            DataKind::Binary => OpCode::Binary,
+        }
+    }
+}
+
+/// A data message encoded once, to be sent on many connections with
+/// [`Connection::send_prepared`] (a broadcast encodes its frame once).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PreparedMessage {
+    kind: DataKind,
+    /// The unmasked frame as a server sends it.
+    frame: Bytes,
+    header_len: usize,
+}
+
+impl PreparedMessage {
+    /// Encodes a text message.
+    pub fn text(text: &str) -> Self {
+        Self::encode(DataKind::Text, text.as_bytes())
+    }
+
+    /// Encodes a binary message.
+    pub fn binary(data: &[u8]) -> Self {
+        Self::encode(DataKind::Binary, data)
+    }
+
+    /// The message's data type.
+    pub fn kind(&self) -> DataKind {
+        self.kind
+    }
+
+    /// The payload.
+    pub fn payload(&self) -> &[u8] {
+        &self.frame[self.header_len..]
+    }
+
+    fn encode(kind: DataKind, payload: &[u8]) -> Self {
+        let header = FrameHeader {
+            fin: true,
+            rsv: 0,
+            opcode: kind.opcode(),
+            mask: None,
+            payload_len: payload.len() as u64,
+        };
+        let mut head = [0u8; MAX_HEADER_LEN];
+        let header_len = header.encode(&mut head);
+        let mut frame = BytesMut::with_capacity(header_len + payload.len());
+        frame.extend_from_slice(&head[..header_len]);
+        frame.extend_from_slice(payload);
+        PreparedMessage {
+            kind,
+            frame: frame.freeze(),
+            header_len,
+        }
+    }
+}
+
+/// One WebSocket connection after the opening handshake: a sans-IO state machine.
+///
+/// Methods come in families (see the [crate docs](crate) for the drive contract):
+///
+/// * getters: [`role`](Self::role), [`state`](Self::state), [`config`](Self::config),
+///   [`output_len`](Self::output_len), [`can_send`](Self::can_send);
+/// * inputs: [`receive`](Self::receive), [`receive_eof`](Self::receive_eof),
+///   [`handle_timeout`](Self::handle_timeout);
+/// * commands: [`send_text`](Self::send_text), [`send_binary`](Self::send_binary),
+///   [`send_text_fragment`](Self::send_text_fragment),
+///   [`send_binary_fragment`](Self::send_binary_fragment), [`send_ping`](Self::send_ping),
+///   [`send_pong`](Self::send_pong), [`close`](Self::close), [`abort`](Self::abort);
+/// * outputs: [`output`](Self::output) / [`output_vectored`](Self::output_vectored) and
+///   [`consume_output`](Self::consume_output), [`poll_transport`](Self::poll_transport),
+///   [`poll_event`](Self::poll_event), [`poll_timeout`](Self::poll_timeout).
+pub struct Connection {
+    role: Role,
+    config: Config,
+    keys: Box<dyn KeySource>,
+    state: State,
+    rx: Receiver,
+    output: Output,
+    /// The latest Ping payload still to be answered; older ones are superseded (§5.5.3 allows
+    /// answering only the most recent), so automatic replies never pile up.
+    pending_pong: Option<Bytes>,
+    events: VecDeque<Event>,
+    shutdown_write: Pending,
+    close_transport: Pending,
+    /// The data type of the fragmented message being sent, if one is unfinished.
+    sending: Option<DataKind>,
+    keepalive: Keepalive,
+}
+
+/// Receive-side framing state.
+#[derive(Default)]
+struct Receiver {
+    header: [u8; MAX_HEADER_LEN],
+    header_len: usize,
+    frame: Option<InFrame>,
+    message: Option<InMessage>,
+    /// Payload of the data message being received; split off and frozen when it completes.
+    message_buf: BytesMut,
+    control_buf: BytesMut,
+    utf8: Utf8Validator,
+}
+
+#[derive(Clone, Copy)]
+struct InFrame {
+    opcode: OpCode,
+    fin: bool,
+    mask: Option<[u8; 4]>,
+    remaining: u64,
+    /// Payload bytes of this frame already received: the mask offset of the next byte.
+    received: usize,
+}
+
+#[derive(Clone, Copy)]
+struct InMessage {
+    kind: DataKind,
+    fragments: usize,
+}
+
+enum State {
+    Open,
+    Closing(Box<Closing>),
+    Closed,
+}
+
+struct Closing {
+    initiator: CloseInitiator,
+    /// Our Close frame (queued on entering this state); `None` if it carried no code.
+    sent: Option<CloseFrame>,
+    received: Option<Option<CloseFrame>>,
+    error: Option<ProtocolError>,
+    eof: bool,
+    deadline: Instant,
+}
+
+impl Closing {
+    /// Whether this endpoint may shut down its write side once the output is drained.
+    fn done_sending(&self) -> bool {
+        self.received.is_some() || self.initiator == CloseInitiator::Failure
+    }
+}
+
+/// A one-shot signal to the caller: armed, then taken once.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Pending {
+    Idle,
+    Armed,
+    Taken,
+}
+
+struct Keepalive {
+    next_ping: Option<Instant>,
+    pong_deadline: Option<Instant>,
+    pings_sent: u64,
+}
+
+impl Connection {
+    /// A connection whose opening handshake has completed, with the default key source.
+    ///
+    /// Most callers get their connection from the handshake machines instead, which also carry
+    /// over any bytes that arrived after the handshake.
+    pub fn new(role: Role, config: Config, now: Instant) -> Self {
+        Self::with_key_source(role, config, default_key_source(), now)
+    }
+
+    /// Like [`Connection::new`], with mask keys drawn from `keys` (a server never uses them).
+    pub fn with_key_source(
+        role: Role,
+        config: Config,
+        keys: Box<dyn KeySource>,
+        now: Instant,
+    ) -> Self {
+        let next_ping = config.ping_interval.map(|interval| now + interval);
+        Connection {
+            role,
+            config,
+            keys,
+            state: State::Open,
+            rx: Receiver::default(),
+            output: Output::default(),
+            pending_pong: None,
+            events: VecDeque::new(),
+            shutdown_write: Pending::Idle,
+            close_transport: Pending::Idle,
+            sending: None,
+            keepalive: Keepalive {
+                next_ping,
+                pong_deadline: None,
+                pings_sent: 0,
+            },
+        }
+    }
+
+    // ----------------------------------------------------------------------------- getters
+
+    /// This endpoint's role.
+    pub fn role(&self) -> Role {
+        self.role
+    }
+
+    /// The connection's coarse state.
+    pub fn state(&self) -> ConnectionState {
+        match self.state {
+            State::Open => ConnectionState::Open,
+            State::Closing(_) => ConnectionState::Closing,
+            State::Closed => ConnectionState::Closed,
+        }
+    }
+
+    /// The limits and timeouts in force.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Bytes queued for the socket.
+    pub fn output_len(&self) -> usize {
+        self.output.len()
+    }
+
+    /// Whether a data send would be accepted now: the connection is open and the output queue
+    /// is below [`Config::max_output_buffer`]. Adapters wait for this to apply backpressure.
+    pub fn can_send(&self) -> bool {
+        matches!(self.state, State::Open) && self.output.len() < self.config.max_output_buffer
+    }
+
+    // ------------------------------------------------------------------------------ inputs
+
+    /// Feeds bytes read from the transport.
+    ///
+    /// Never fails: a peer that breaks the protocol gets a Close frame with the matching code
+    /// and the connection heads for [`Event::Closed`]. Afterwards, drain the outputs: write
+    /// [`output`](Self::output), act on [`poll_transport`](Self::poll_transport), hand on
+    /// [`poll_event`](Self::poll_event) until `None`, and re-arm the timer from
+    /// [`poll_timeout`](Self::poll_timeout). Bytes that arrive after the peer's Close frame, after
+    /// a failure or after the end are discarded (RFC 6455 §5.5.1).
+    pub fn receive(&mut self, now: Instant, data: &[u8]) {
+        if !self.is_reading() || data.is_empty() {
+            return;
+        }
+        self.keepalive.pong_deadline = None;
+        self.keepalive.next_ping = self.config.ping_interval.map(|interval| now + interval);
+        if let Err(error) = self.process(now, data) {
+            self.fail(now, error);
+        }
+        self.advance();
+    }
+
+    /// Tells the connection that the transport reached end of stream: the peer will send nothing
+    /// more. Before a close handshake this is an abnormal closure (1006). Drain the outputs
+    /// afterwards, as after [`receive`](Self::receive).
+    pub fn receive_eof(&mut self, _now: Instant) {
+        match &mut self.state {
+            State::Open => self.finish(None),
+            State::Closing(closing) => {
+                closing.eof = true;
+                // Nothing more will arrive; our remaining output may still be read by the peer,
+                // so wait for it to drain (bounded by the close timeout).
+                self.advance();
+            }
+            State::Closed => {}
+        }
+    }
+
+    /// Fires the timers that are due at `now`: the close timeout, the keepalive Ping and the
+    /// Pong timeout. Call it when the deadline from [`poll_timeout`](Self::poll_timeout) passes
+    /// (early or repeated calls are harmless), then drain the outputs.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        match &self.state {
+            State::Closing(closing) if now >= closing.deadline => {
+                // §7.1.1: the peer did not finish closing in time; drop the transport.
+                let outcome = self.outcome_from_closing();
+                self.finish(outcome);
+            }
+            State::Open => {
+                if self
+                    .keepalive
+                    .pong_deadline
+                    .is_some_and(|deadline| now >= deadline)
+                {
+                    self.fail(now, ProtocolError::KeepaliveTimeout);
+                } else if self.keepalive.next_ping.is_some_and(|at| now >= at) {
+                    self.send_keepalive_ping(now);
+                }
+                self.advance();
+            }
+            _ => {}
+        }
+    }
+
+    // ---------------------------------------------------------------------------- commands
+
+    /// Queues a text message. Fails with [`Error::Closed`] once closing, with
+    /// [`Error::OutputFull`] when the output queue is at its bound (drain it and retry), and with
+    /// [`Error::MessageInProgress`] while a fragmented message is unfinished.
+    pub fn send_text(&mut self, text: &str) -> Result<(), Error> {
+        self.send_message(DataKind::Text, text.as_bytes())
+    }
+
+    /// Queues a binary message. Errors as for [`send_text`](Self::send_text).
+    pub fn send_binary(&mut self, data: &[u8]) -> Result<(), Error> {
+        self.send_message(DataKind::Binary, data)
+    }
+
+    /// Queues one fragment of a text message (RFC 6455 §5.4): the first call starts the message,
+    /// `is_final` ends it. Each fragment is whole UTF-8, so the message is too. Between fragments
+    /// only control frames may be sent; fragments of a binary message fail with
+    /// [`Error::FragmentTypeMismatch`].
+    pub fn send_text_fragment(&mut self, text: &str, is_final: bool) -> Result<(), Error> {
+        self.send_fragment(DataKind::Text, text.as_bytes(), is_final)
+    }
+
+    /// Queues one fragment of a binary message; see
+    /// [`send_text_fragment`](Self::send_text_fragment).
+    pub fn send_binary_fragment(&mut self, data: &[u8], is_final: bool) -> Result<(), Error> {
+        self.send_fragment(DataKind::Binary, data, is_final)
+    }
+
+    /// Queues a message encoded once for many connections (a broadcast). On a server the
+    /// encoded frame is shared, not copied; a client masks its own copy (RFC 6455 §5.3). Errors
+    /// as for [`send_text`](Self::send_text); [`Config::send_fragment_size`] does not apply.
+    pub fn send_prepared(&mut self, message: &PreparedMessage) -> Result<(), Error> {
+        self.check_can_send()?;
+        if self.sending.is_some() {
+            return Err(Error::MessageInProgress);
+        }
+        match self.role {
+            Role::Server => self.output.push_bytes(message.frame.clone()),
+            Role::Client => self.push_frame(
+                message.kind.opcode(),
+                true,
+                &message.frame[message.header_len..],
+            ),
+        }
+        Ok(())
+    }
+
+    /// Queues a Ping with up to 125 payload bytes (RFC 6455 §5.5.2).
+    pub fn send_ping(&mut self, payload: &[u8]) -> Result<(), Error> {
+        self.send_control(OpCode::Ping, payload)
+    }
+
+    /// Queues an unsolicited Pong (a unidirectional heartbeat, RFC 6455 §5.5.3).
+    pub fn send_pong(&mut self, payload: &[u8]) -> Result<(), Error> {
+        self.send_control(OpCode::Pong, payload)
+    }
+
+    /// Starts the closing handshake (RFC 6455 §7.1.2) with `code` and a `reason` of at most 123
+    /// bytes. The code must be one that may be sent: 1000–1003, 1007–1014 or 3000–4999.
+    ///
+    /// The Close frame is queued even when the output is at its bound. Messages that arrive
+    /// until the peer's Close are still delivered; [`Event::Closed`] follows once the peer
+    /// answered and the transport ended, or after [`Config::close_timeout`]. Fails with
+    /// [`Error::Closed`] if a Close was already sent.
+    pub fn close(&mut self, now: Instant, code: CloseCode, reason: &str) -> Result<(), Error> {
+        if !matches!(self.state, State::Open) {
+            return Err(Error::Closed);
+        }
+        if !code.is_valid_on_wire() {
+            return Err(Error::InvalidCloseCode(code.0));
+        }
+        if 2 + reason.len() > MAX_CONTROL_PAYLOAD {
+            return Err(Error::ControlPayloadTooLong);
+        }
+        let frame = CloseFrame {
+            code,
+            reason: reason.to_owned(),
+        };
+        self.start_closing(now, CloseInitiator::Local, Some(frame), None, None);
+        self.advance();
+        Ok(())
+    }
+
+    /// Ends the connection at once, without a Close frame: queued output is dropped, and
+    /// [`TransportAction::Close`] and [`Event::Closed`] (code 1006 unless the peer's Close had
+    /// arrived) follow. For shutting a server down hard; a no-op once closed.
+    pub fn abort(&mut self) {
+        let outcome = match &self.state {
+            State::Open => None,
+            State::Closing(_) => self.outcome_from_closing(),
+            State::Closed => return,
+        };
+        self.finish(outcome);
+    }
+
+    // ----------------------------------------------------------------------------- outputs
+
+    /// The next bytes to write: a prefix of the output queue, empty when there is nothing to
+    /// write. Write what the transport takes, then call
+    /// [`consume_output`](Self::consume_output) with that count.
+    pub fn output(&self) -> &[u8] {
+        self.output.front()
+    }
+
+    /// Fills `slices` with the whole output queue in order, for a vectored write; returns how
+    /// many slices were filled. Consume what was written as with [`output`](Self::output).
+    pub fn output_vectored<'a>(&'a self, slices: &mut [IoSlice<'a>]) -> usize {
+        self.output.io_slices(slices)
+    }
+
+    /// Marks `n` bytes of output as written. Then check
+    /// [`poll_transport`](Self::poll_transport): draining the output may be what a shutdown was
+    /// waiting for.
+    ///
+    /// # Panics
+    /// If `n` exceeds [`output_len`](Self::output_len): only bytes that were handed out can
+    /// have been written.
+    pub fn consume_output(&mut self, n: usize) {
+        self.output.consume(n);
+        self.advance();
+    }
+
+    /// The next thing to do to the transport, if any. See [`TransportAction`].
+    pub fn poll_transport(&mut self) -> Option<TransportAction> {
+        for (pending, action) in [
+            (&mut self.shutdown_write, TransportAction::ShutdownWrite),
+            (&mut self.close_transport, TransportAction::Close),
+        ] {
+            if *pending == Pending::Armed {
+                *pending = Pending::Taken;
+                return Some(action);
+            }
+        }
+        None
+    }
+
+    /// The next event, in the order things happened. Poll until `None` after every input.
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    /// When [`handle_timeout`](Self::handle_timeout) must next be called, if ever.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        match &self.state {
+            State::Open => match (self.keepalive.pong_deadline, self.keepalive.next_ping) {
+                (Some(deadline), _) => Some(deadline),
+                (None, next_ping) => next_ping,
+            },
+            State::Closing(closing) => Some(closing.deadline),
+            State::Closed => None,
+        }
+    }
+
+    // ------------------------------------------------------------------------ crate-private
+
+    /// Appends raw bytes to the output: the handshake response, written before any frame.
+    pub(crate) fn queue_raw_output(&mut self, bytes: &[u8]) {
+        self.output.push_slice(bytes);
+    }
+
+    // ----------------------------------------------------------------------------- helpers
+
+    fn is_reading(&self) -> bool {
+        match &self.state {
+            State::Open => true,
+            State::Closing(closing) => closing.received.is_none() && closing.error.is_none(),
+            State::Closed => false,
+        }
+    }
+
+    /// Runs bytes through the frame decoder; an error is the peer's violation.
+    fn process(&mut self, now: Instant, mut data: &[u8]) -> Result<(), ProtocolError> {
+        while !data.is_empty() && self.is_reading() {
+            match self.rx.frame {
+                None => data = self.read_header(now, data)?,
+                Some(frame) => data = self.read_payload(now, frame, data)?,
+            }
+        }
+        Ok(())
+    }
+
+    /// Collects header bytes, checking each rule as soon as the bytes it needs are in.
+    fn read_header<'d>(&mut self, now: Instant, data: &'d [u8]) -> Result<&'d [u8], ProtocolError> {
+        let rx = &mut self.rx;
+        let need = if rx.header_len < 2 {
+            2
+        } else {
+            FrameHeader::len_from_prefix(rx.header[1])
+        };
+        let take = (need - rx.header_len).min(data.len());
+        rx.header[rx.header_len..rx.header_len + take].copy_from_slice(&data[..take]);
+        rx.header_len += take;
+        if rx.header_len == 2 && need == 2 {
+            self.check_prefix(self.rx.header[0], self.rx.header[1])?;
+        }
+        let rx = &mut self.rx;
+        if rx.header_len >= 2 && rx.header_len == FrameHeader::len_from_prefix(rx.header[1]) {
+            let parsed = FrameHeader::parse(&rx.header[..rx.header_len])?;
+            rx.header_len = 0;
+            if let Some((header, _)) = parsed {
+                self.start_frame(now, header)?;
+            }
+        }
+        Ok(&data[take..])
+    }
+
+    /// Rules decided by the first two header bytes and the connection's role and state.
+    fn check_prefix(&self, first: u8, second: u8) -> Result<(), ProtocolError> {
+        let opcode = FrameHeader::check_prefix(first, second)?;
+        // §5.2: RSV bits must be 0 unless an extension defining them was negotiated; none is yet.
+        if first & 0x70 != 0 {
+            return Err(ProtocolError::ReservedBitsSet);
+        }
+        // §5.1: clients mask every frame, servers none.
+        let masked = second & 0x80 != 0;
+        match (self.role, masked) {
+            (Role::Server, false) => return Err(ProtocolError::UnmaskedFrame),
+            (Role::Client, true) => return Err(ProtocolError::MaskedFrame),
+            _ => {}
+        }
+        // §5.4: continuation only inside a message; a new message only outside one.
+        match (opcode, self.rx.message.is_some()) {
+            (OpCode::Continuation, false) => Err(ProtocolError::UnexpectedContinuation),
+            (OpCode::Text | OpCode::Binary, true) => Err(ProtocolError::ExpectedContinuation),
+            _ => Ok(()),
+        }
+    }
+
+    fn start_frame(&mut self, now: Instant, header: FrameHeader) -> Result<(), ProtocolError> {
+        if !header.opcode.is_control() {
+            let limits = &self.config;
+            if header.payload_len > limits.max_frame_size as u64 {
+                return Err(ProtocolError::FrameTooLarge);
+            }
+            let total = self.rx.message_buf.len() as u64 + header.payload_len;
+            if total > limits.max_message_size as u64 {
+                return Err(ProtocolError::MessageTooLarge);
+            }
+            match (&mut self.rx.message, header.opcode) {
+                (Some(message), _) => {
+                    message.fragments += 1;
+                    if message.fragments > limits.max_fragments {
+                        return Err(ProtocolError::TooManyFragments);
+                    }
+                }
+                (None, OpCode::Text) => {
+                    self.rx.message = Some(InMessage {
+                        kind: DataKind::Text,
+                        fragments: 1,
+                    })
+                }
+                (None, _) => {
+                    self.rx.message = Some(InMessage {
+                        kind: DataKind::Binary,
+                        fragments: 1,
+                    })
+                }
+            }
+        }
+        let frame = InFrame {
+            opcode: header.opcode,
+            fin: header.fin,
+            mask: header.mask,
+            remaining: header.payload_len,
+            received: 0,
+        };
+        if frame.remaining == 0 {
+            self.end_frame(now, frame)
+        } else {
+            self.rx.frame = Some(frame);
+            Ok(())
+        }
+    }
+
+    fn read_payload<'d>(
+        &mut self,
+        now: Instant,
+        mut frame: InFrame,
+        data: &'d [u8],
+    ) -> Result<&'d [u8], ProtocolError> {
+        let n = usize::try_from(frame.remaining).map_or(data.len(), |left| left.min(data.len()));
+        let is_text = self.rx.message.is_some_and(|m| m.kind == DataKind::Text);
+        let buf = if frame.opcode.is_control() {
+            &mut self.rx.control_buf
+        } else {
+            &mut self.rx.message_buf
+        };
+        let start = buf.len();
+        buf.extend_from_slice(&data[..n]);
+        let fresh = &mut buf[start..];
+        if let Some(key) = frame.mask {
+            apply_mask(fresh, key, frame.received);
+        }
+        // §8.1: fail as soon as the text can no longer be valid, not when the message ends.
+        if is_text && !frame.opcode.is_control() {
+            self.rx
+                .utf8
+                .feed(fresh)
+                .map_err(|_| ProtocolError::InvalidUtf8)?;
+        }
+        frame.received += n;
+        frame.remaining -= n as u64;
+        if frame.remaining == 0 {
+            self.rx.frame = None;
+            self.end_frame(now, frame)?;
+        } else {
+            self.rx.frame = Some(frame);
+        }
+        Ok(&data[n..])
+    }
+
+    fn end_frame(&mut self, now: Instant, frame: InFrame) -> Result<(), ProtocolError> {
+        match frame.opcode {
+            OpCode::Text | OpCode::Binary | OpCode::Continuation => {
+                if frame.fin {
+                    self.end_message()?;
+                }
+            }
+            OpCode::Ping => {
+                let payload = self.rx.control_buf.split().freeze();
+                // §5.5.2: answer with a Pong carrying the same payload, unless closing.
+                if matches!(self.state, State::Open) {
+                    self.pending_pong = Some(payload.clone());
+                }
+                self.events.push_back(Event::Ping(payload));
+            }
+            OpCode::Pong => {
+                let payload = self.rx.control_buf.split().freeze();
+                self.events.push_back(Event::Pong(payload));
+            }
+            OpCode::Close => {
+                let payload = self.rx.control_buf.split();
+                let frame = CloseFrame::parse(&payload)?;
+                self.on_close_frame(now, frame);
+            }
+        }
+        Ok(())
+    }
+
+    fn end_message(&mut self) -> Result<(), ProtocolError> {
+        let Some(message) = self.rx.message.take() else {
+            return Ok(());
+        };
+        let payload = self.rx.message_buf.split().freeze();
+        let event = match message.kind {
+            DataKind::Text => {
+                self.rx
+                    .utf8
+                    .finish()
+                    .map_err(|_| ProtocolError::InvalidUtf8)?;
+                Event::Text(Utf8Bytes::from_validated(payload))
+            }
+            DataKind::Binary => Event::Binary(payload),
+        };
+        self.events.push_back(event);
+        Ok(())
+    }
+
+    /// §5.5.1: a peer's Close is answered with a Close (the echo) unless ours was already sent.
+    fn on_close_frame(&mut self, now: Instant, frame: Option<CloseFrame>) {
+        match &mut self.state {
+            State::Open => {
+                // The echo repeats the code (§5.5.1: "typically echos the status code").
+                let echo = frame.as_ref().map(|f| CloseFrame {
+                    code: f.code,
+                    reason: String::new(),
+                });
+                self.start_closing(now, CloseInitiator::Remote, echo, Some(frame), None);
+            }
+            State::Closing(closing) => closing.received = Some(frame),
+            State::Closed => {}
+        }
+        // A message cut short by the Close is dropped (Autobahn 7.1.5 expects a normal close).
+        self.rx = Receiver::default();
+    }
+
+    /// §7.1.7 Fail the WebSocket Connection: send a Close with the violation's code (unless one
+    /// was sent already), then stop reading.
+    fn fail(&mut self, now: Instant, error: ProtocolError) {
+        match &mut self.state {
+            State::Open => {
+                let frame = CloseFrame {
+                    code: error.close_code(),
+                    reason: error.reason().into(),
+                };
+                self.start_closing(now, CloseInitiator::Failure, Some(frame), None, Some(error));
+            }
+            State::Closing(closing) => {
+                if closing.error.is_none() {
+                    closing.error = Some(error);
+                }
+            }
+            State::Closed => {}
+        }
+    }
+
+    fn start_closing(
+        &mut self,
+        now: Instant,
+        initiator: CloseInitiator,
+        sent: Option<CloseFrame>,
+        received: Option<Option<CloseFrame>>,
+        error: Option<ProtocolError>,
+    ) {
+        let mut payload = Vec::with_capacity(MAX_CONTROL_PAYLOAD);
+        if let Some(frame) = &sent {
+            payload.extend_from_slice(&frame.code.0.to_be_bytes());
+            payload.extend_from_slice(frame.reason.as_bytes());
+        }
+        // No Pong may follow our Close (§5.5.1: nothing after Close).
+        self.pending_pong = None;
+        self.sending = None;
+        self.push_frame(OpCode::Close, true, &payload);
+        self.state = State::Closing(Box::new(Closing {
+            initiator,
+            sent,
+            received,
+            error,
+            eof: false,
+            deadline: now + self.config.close_timeout,
+        }));
+    }
+
+    /// Moves the state machine on after any input, command or drained output.
+    fn advance(&mut self) {
+        if let Some(payload) = self.pending_pong.take() {
+            if matches!(self.state, State::Open)
+                && self.output.len() < self.config.max_output_buffer
+            {
+                self.push_frame(OpCode::Pong, true, &payload);
+            } else if matches!(self.state, State::Open) {
+                self.pending_pong = Some(payload);
+            }
+        }
+        let State::Closing(closing) = &self.state else {
+            return;
+        };
+        if !self.output.is_empty() {
+            return;
+        }
+        // §7.1.1: the server closes TCP first, once the handshake is over; either side closes
+        // after failing the connection (§7.1.7).
+        let shuts_down = self.role == Role::Server || closing.initiator == CloseInitiator::Failure;
+        if shuts_down && closing.done_sending() && self.shutdown_write == Pending::Idle {
+            self.shutdown_write = Pending::Armed;
+        }
+        if closing.eof {
+            let outcome = self.outcome_from_closing();
+            self.finish(outcome);
+        }
+    }
+
+    fn outcome_from_closing(&self) -> Option<CloseOutcome> {
+        let State::Closing(closing) = &self.state else {
+            return None;
+        };
+        Some(CloseOutcome {
+            sent: closing.sent.clone(),
+            received: closing.received.clone(),
+            initiator: closing.initiator,
+            error: closing.error,
+            clean: closing.received.is_some() && closing.error.is_none(),
+        })
+    }
+
+    /// Enters `Closed`: emits the outcome and the transport close, each once. `None` means the
+    /// transport ended before any Close frame.
+    fn finish(&mut self, outcome: Option<CloseOutcome>) {
+        if matches!(self.state, State::Closed) {
+            return;
+        }
+        let outcome = outcome.unwrap_or(CloseOutcome {
+            sent: None,
+            received: None,
+            initiator: CloseInitiator::Transport,
+            error: None,
+            clean: false,
+        });
+        self.state = State::Closed;
+        self.output.clear();
+        self.pending_pong = None;
+        self.rx = Receiver::default();
+        self.events.push_back(Event::Closed(outcome));
+        self.close_transport = Pending::Armed;
+    }
+
+    fn send_message(&mut self, kind: DataKind, payload: &[u8]) -> Result<(), Error> {
+        self.check_can_send()?;
+        if self.sending.is_some() {
+            return Err(Error::MessageInProgress);
+        }
+        match self.config.send_fragment_size {
+            Some(size) if size > 0 && payload.len() > size => {
+                let mut chunks = payload.chunks(size).peekable();
+                let mut opcode = kind.opcode();
+                while let Some(chunk) = chunks.next() {
+                    self.push_frame(opcode, chunks.peek().is_none(), chunk);
+                    opcode = OpCode::Continuation;
+                }
+            }
+            _ => self.push_frame(kind.opcode(), true, payload),
+        }
+        Ok(())
+    }
+
+    fn send_fragment(&mut self, kind: DataKind, payload: &[u8], fin: bool) -> Result<(), Error> {
+        self.check_can_send()?;
+        let opcode = match self.sending {
+            None => kind.opcode(),
+            Some(current) if current == kind => OpCode::Continuation,
+            Some(_) => return Err(Error::FragmentTypeMismatch),
+        };
+        self.push_frame(opcode, fin, payload);
+        self.sending = if fin { None } else { Some(kind) };
+        Ok(())
+    }
+
+    fn send_control(&mut self, opcode: OpCode, payload: &[u8]) -> Result<(), Error> {
+        self.check_can_send()?;
+        if payload.len() > MAX_CONTROL_PAYLOAD {
+            return Err(Error::ControlPayloadTooLong);
+        }
+        self.push_frame(opcode, true, payload);
+        Ok(())
+    }
+
+    fn check_can_send(&self) -> Result<(), Error> {
+        if !matches!(self.state, State::Open) {
+            Err(Error::Closed)
+        } else if self.output.len() >= self.config.max_output_buffer {
+            Err(Error::OutputFull)
+        } else {
+            Ok(())
+        }
+    }
+
+    fn send_keepalive_ping(&mut self, now: Instant) {
+        self.keepalive.pings_sent += 1;
+        // A counter makes each keepalive payload distinct without any randomness.
+        let payload = self.keepalive.pings_sent.to_be_bytes();
+        if self.output.len() < self.config.max_output_buffer {
+            self.push_frame(OpCode::Ping, true, &payload);
+        }
+        // If the output is full the peer is not reading: the deadline catches that too.
+        self.keepalive.next_ping = None;
+        self.keepalive.pong_deadline = Some(now + self.config.pong_timeout);
+    }
+
+    fn push_frame(&mut self, opcode: OpCode, fin: bool, payload: &[u8]) {
+        let mask = match self.role {
+            Role::Client => {
+                let mut key = [0u8; 4];
+                self.keys.fill(&mut key);
+                Some(key)
+            }
+            Role::Server => None,
+        };
+        let header = FrameHeader {
+            fin,
+            rsv: 0,
+            opcode,
+            mask,
+            payload_len: payload.len() as u64,
+        };
+        self.output.push_frame(header, payload);
+    }
+}
+
+impl std::fmt::Debug for Connection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Connection")
+            .field("role", &self.role)
+            .field("state", &self.state())
+            .field("output_len", &self.output.len())
+            .field("events", &self.events.len())
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,97 @@
+//! A sans-IO implementation of the WebSocket protocol (RFC 6455), client and server.
+//!
+//! This crate does no IO: it owns no socket, starts no thread, reads no clock and draws no hidden
+//! randomness. The caller feeds it bytes and the current time, and gets back bytes to write,
+//! events to hand on, transport actions and the next deadline. Runtime adapters (blocking or
+//! async) stay thin because every protocol decision is made here, once.
+//!
+//! ```text
+//!                   receive(now, bytes) ──▶ ┌──────────────────┐ ──▶ output() / consume_output(n)
+//!                   receive_eof(now)    ──▶ │    Connection    │ ──▶ poll_transport()
+//!                   handle_timeout(now) ──▶ │  (frames, close, │ ──▶ poll_event()
+//!   send_text / send_binary / close ...  ──▶ │  limits, timers) │ ──▶ poll_timeout()
+//!                                           └──────────────────┘
+//! ```
+//!
+//! # Opening handshake
+//!
+//! A connection starts with one of the handshake machines in [`handshake`]:
+//! [`ServerHandshake`] parses and validates the HTTP upgrade request and lets the caller accept
+//! or reject it; [`ClientHandshake`] writes the request and validates the `101` response. Both
+//! are driven like a connection (bytes in, bytes out, a deadline) and hand over a
+//! [`Connection`] that already holds whatever bytes arrived after the HTTP head, so a frame that
+//! shares a TCP segment with the handshake is never lost.
+//!
+//! # The drive contract
+//!
+//! 1. After **every input** ([`Connection::receive`], [`Connection::receive_eof`],
+//!    [`Connection::handle_timeout`]) and **every command** ([`Connection::send_text`],
+//!    [`Connection::close`], ...), drain the outputs, in this order:
+//!    1. write [`Connection::output`] (or [`Connection::output_vectored`]) to the transport and
+//!       report what was written with [`Connection::consume_output`]; a short write is fine,
+//!       the rest stays queued;
+//!    2. act on every [`Connection::poll_transport`] action: [`TransportAction::ShutdownWrite`]
+//!       (send a FIN, keep reading) or [`TransportAction::Close`] (drop the transport);
+//!    3. hand on every [`Connection::poll_event`] until it returns `None`;
+//!    4. sleep until [`Connection::poll_timeout`] (re-read it: any call may move it) and then
+//!    call [`Connection::handle_timeout`].
+//! 2. `now` must never go backwards between calls. Pass the time the input was observed.
+//! 3. Peer misbehaviour is not an error of the call: the connection queues a Close frame with
+//!    the matching code (1002, 1007, 1009, ...) and ends with [`Event::Closed`]. Caller misuse
+//!    (sending after close, an invalid close code, a full output queue) returns an [`Error`] and
+//!    changes nothing.
+//! 4. [`Event::Closed`] is the last event and comes exactly once, together with
+//!    [`TransportAction::Close`]. Local-only close codes (1005, 1006, 1015) are reported in its
+//!    [`CloseOutcome`], never sent.
+//!
+//! ```
+//! use std::time::Instant;
+//! use ws_proto::{CloseCode, Connection, Config, Event, Role, SeededKeySource};
+//!
+//! let now = Instant::now();
+//! let mut client = Connection::with_key_source(
+//!     Role::Client, Config::default(), Box::new(SeededKeySource::new(1)), now);
+//! let mut server = Connection::new(Role::Server, Config::default(), now);
+//!
+//! client.send_text("hello").unwrap();
+//! let wire = client.output().to_vec();
+//! client.consume_output(wire.len());
+//! server.receive(now, &wire);
+//! assert_eq!(server.poll_event(), Some(Event::Text("hello".into())));
+//!
+//! server.close(now, CloseCode::NORMAL, "bye").unwrap();
+//! let wire = server.output().to_vec();
+//! server.consume_output(wire.len());
+//! client.receive(now, &wire);
+//! // The client echoed the Close; the server will see it and shut down its write side.
+//! assert!(!client.output().is_empty());
+//! ```
+//!
+//! # Limits
+//!
+//! [`Config`] bounds everything a peer can make this side hold: frame and message sizes, the
+//! number of fragments, the handshake size and header count, and the output queue (automatic
+//! Pongs replace each other instead of piling up). Defaults pass the Autobahn test suite.
+
+#![warn(missing_docs)]
+
+mod close;
+mod config;
+mod connection;
+mod error;
+pub mod frame;
+mod output;
+pub mod rng;
+pub mod utf8;
+mod utf8_bytes;
+
+pub use close::{CloseCode, CloseFrame, CloseInitiator, CloseOutcome};
+pub use config::{Config, Role};
+pub use connection::{
+    Connection, ConnectionState, DataKind, Event, PreparedMessage, TransportAction,
+};
+pub use error::{Error, ProtocolError};
+#[cfg(feature = "rand")]
+pub use rng::RandKeySource;
+pub use rng::{KeySource, SeededKeySource};
+pub use utf8_bytes::Utf8Bytes;

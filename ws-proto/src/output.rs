@@ -1,0 +1,170 @@
+//! The queue of bytes waiting for the socket.
+//!
+//! Small frames are appended to one growing buffer so many of them leave in one write; large
+//! shared payloads ([`Bytes`]) are queued as their own chunks without copying. The caller peeks at
+//! the front, writes what the socket takes and consumes exactly that much, so a partial write
+//! never loses a byte.
+
+use std::collections::VecDeque;
+use std::io::IoSlice;
+
+use bytes::{Buf, Bytes, BytesMut};
+
+use crate::frame::{FrameHeader, MAX_HEADER_LEN, apply_mask};
+
+/// Past this much spare capacity an empty tail buffer is released, so an idle connection does
+/// not keep the memory of its largest message.
+const RETAIN_CAPACITY: usize = 64 << 10;
+
+#[derive(Debug, Default)]
+pub(crate) struct Output {
+    /// Chunks that come before `tail`, in order.
+    chunks: VecDeque<Bytes>,
+    /// The newest bytes; frames are encoded straight into it.
+    tail: BytesMut,
+    len: usize,
+}
+
+impl Output {
+    pub(crate) fn len(&self) -> usize {
+        self.len
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Encodes a frame; with a mask key the payload is masked in the queue (RFC 6455 §5.3).
+    pub(crate) fn push_frame(&mut self, header: FrameHeader, payload: &[u8]) {
+        let mut head = [0u8; MAX_HEADER_LEN];
+        let head_len = header.encode(&mut head);
+        self.tail.reserve(head_len + payload.len());
+        self.tail.extend_from_slice(&head[..head_len]);
+        let start = self.tail.len();
+        self.tail.extend_from_slice(payload);
+        if let Some(key) = header.mask {
+            apply_mask(&mut self.tail[start..], key, 0);
+        }
+        self.len += head_len + payload.len();
+    }
+
+    /// Queues bytes that are already encoded, without copying them.
+    pub(crate) fn push_bytes(&mut self, bytes: Bytes) {
+        if bytes.is_empty() {
+            return;
+        }
+        if !self.tail.is_empty() {
+            self.chunks.push_back(self.tail.split().freeze());
+        }
+        self.len += bytes.len();
+        self.chunks.push_back(bytes);
+    }
+
+    /// Queues raw bytes by copying them (handshake responses).
+    pub(crate) fn push_slice(&mut self, bytes: &[u8]) {
+        self.tail.extend_from_slice(bytes);
+        self.len += bytes.len();
+    }
+
+    /// The bytes to write next: a prefix of the queue, empty when nothing is queued.
+    pub(crate) fn front(&self) -> &[u8] {
+        match self.chunks.front() {
+            Some(chunk) => chunk,
+            None => &self.tail,
+        }
+    }
+
+    /// Fills `slices` with the queued bytes in order, for a vectored write.
+    pub(crate) fn io_slices<'a>(&'a self, slices: &mut [IoSlice<'a>]) -> usize {
+        let tail = (!self.tail.is_empty()).then_some(&self.tail[..]);
+        let all = self.chunks.iter().map(|c| &c[..]).chain(tail);
+        let mut n = 0;
+        for (slot, bytes) in slices.iter_mut().zip(all) {
+            *slot = IoSlice::new(bytes);
+            n += 1;
+        }
+        n
+    }
+
+    /// Drops `n` bytes from the front: the caller wrote them.
+    ///
+    /// # Panics
+    /// If `n` is more than is queued: that is a bug in the caller, which can only have written
+    /// bytes it was given.
+    pub(crate) fn consume(&mut self, mut n: usize) {
+        assert!(
+            n <= self.len,
+            "consume_output({n}) with only {} bytes queued",
+            self.len
+        );
+        self.len -= n;
+        while n > 0 {
+            match self.chunks.front_mut() {
+                Some(chunk) if chunk.len() <= n => {
+                    n -= chunk.len();
+                    self.chunks.pop_front();
+                }
+                Some(chunk) => {
+                    chunk.advance(n);
+                    n = 0;
+                }
+                None => {
+                    self.tail.advance(n);
+                    n = 0;
+                }
+            }
+        }
+        if self.tail.is_empty() && self.tail.capacity() > RETAIN_CAPACITY {
+            self.tail = BytesMut::new();
+        }
+    }
+
+    pub(crate) fn clear(&mut self) {
+        *self = Output::default();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::frame::OpCode;
+
+    fn header(len: usize) -> FrameHeader {
+        FrameHeader {
+            fin: true,
+            rsv: 0,
+            opcode: OpCode::Binary,
+            mask: None,
+            payload_len: len as u64,
+        }
+    }
+
+    #[test]
+    fn partial_consumes_keep_every_byte_in_order() {
+        let mut out = Output::default();
+        out.push_frame(header(3), b"abc");
+        out.push_bytes(Bytes::from_static(b"shared"));
+        out.push_slice(b"xyz");
+        let mut written = Vec::new();
+        while !out.is_empty() {
+            let front = out.front();
+            let n = front.len().min(2);
+            written.extend_from_slice(&front[..n]);
+            out.consume(n);
+        }
+        assert_eq!(written, b"\x82\x03abcsharedxyz");
+    }
+
+    #[test]
+    fn vectored_view_covers_everything() {
+        let mut out = Output::default();
+        out.push_slice(b"ab");
+        out.push_bytes(Bytes::from_static(b"cd"));
+        out.push_slice(b"ef");
+        let mut slices = [IoSlice::new(&[]); 8];
+        let n = out.io_slices(&mut slices);
+        let joined: Vec<u8> = slices[..n].iter().flat_map(|s| s.iter().copied()).collect();
+        assert_eq!(joined, b"abcdef");
+        assert_eq!(out.len(), 6);
+    }
+}
