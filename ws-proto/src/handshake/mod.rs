@@ -1,0 +1,89 @@
+//! The opening handshake (RFC 6455 §4): sans-IO machines for both ends.
+//!
+//! * A server feeds received bytes to a [`ServerHandshake`] until it yields the [`Request`],
+//!   decides, and either [`accept`](ServerHandshake::accept)s it (getting a [`Connection`]
+//!   whose output starts with the 101 response) or [`reject`](ServerHandshake::reject)s it
+//!   with a [`Response`].
+//! * A client builds a [`ClientRequest`] for a [`WsUrl`], starts a [`ClientHandshake`], writes
+//!   its [`output`](ClientHandshake::output) and feeds the response back until it yields an
+//!   [`Established`] connection.
+//!
+//! Neither machine loses bytes that follow the HTTP head: a frame pipelined behind the request
+//! or sent in the same segment as the 101 is handed to the new [`Connection`].
+//!
+//! [`Connection`]: crate::Connection
+
+mod body;
+mod client;
+mod error;
+mod headers;
+mod request;
+mod response;
+mod server;
+mod url;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use sha1::{Digest, Sha1};
+
+pub use client::{ClientHandshake, ClientRequest, Established};
+pub use error::HandshakeError;
+pub use headers::{ExtensionOffer, Headers, InvalidExtensionList};
+pub use request::Request;
+pub use response::Response;
+pub use server::{Accept, ServerHandshake};
+pub use url::{UrlError, WsUrl};
+
+/// The GUID RFC 6455 §1.3 appends to the client's key before hashing.
+pub const WEBSOCKET_GUID: &str = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
+
+/// The `Sec-WebSocket-Accept` value for a `Sec-WebSocket-Key` (RFC 6455 §4.2.2 step 5.4): the
+/// base64 of the SHA-1 of the key (as sent, base64 text) followed by [`WEBSOCKET_GUID`].
+///
+/// ```
+/// use ws_proto::handshake::accept_key;
+///
+/// // The example of RFC 6455 §1.3.
+/// assert_eq!(accept_key("dGhlIHNhbXBsZSBub25jZQ=="), "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
+/// ```
+pub fn accept_key(key: &str) -> String {
+    let mut sha = Sha1::new();
+    sha.update(key.as_bytes());
+    sha.update(WEBSOCKET_GUID.as_bytes());
+    STANDARD.encode(sha.finalize())
+}
+
+// ----------------------------------------------------------------------------------- helpers
+
+/// Whether a chunk just appended to a head buffer that held `had` bytes can have completed (or
+/// broken) the head. A head ends with an empty line, so re-parsing is only worth it when a
+/// line ended; the first chunk is always parsed so garbage is refused at once. This keeps
+/// byte-at-a-time input from re-parsing the whole buffer on every byte.
+fn worth_parsing(had: usize, data: &[u8]) -> bool {
+    had == 0 || data.contains(&b'\n')
+}
+
+/// `deadline` for a handshake started at `now`; `None` if it would overflow (never expires).
+fn deadline(now: std::time::Instant, timeout: std::time::Duration) -> Option<std::time::Instant> {
+    now.checked_add(timeout)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc_sample_accept_key() {
+        assert_eq!(
+            accept_key("dGhlIHNhbXBsZSBub25jZQ=="),
+            "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
+        );
+    }
+
+    #[test]
+    fn parse_only_when_a_line_ends() {
+        assert!(worth_parsing(0, b"G"));
+        assert!(!worth_parsing(1, b"ET / HTTP/1.1"));
+        assert!(worth_parsing(14, b"\r\n"));
+    }
+}
