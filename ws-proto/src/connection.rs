@@ -164,7 +164,13 @@ pub struct Connection {
     /// The latest Ping payload still to be answered; older ones are superseded (§5.5.3 allows
     /// answering only the most recent), so automatic replies never pile up.
     pending_pong: Option<Bytes>,
-    events: VecDeque<Event>,
+    /// Events in order, with the peer's Close and protocol failures kept in place: they take
+    /// effect when the caller polls up to them (see [`Queued`]).
+    events: VecDeque<Queued>,
+    /// Payload bytes of the messages in `events`, for the caller's receive backpressure.
+    event_bytes: usize,
+    /// A Close or a failure is queued: further input is discarded (RFC 6455 §5.5.1, §7.1.7).
+    input_stopped: bool,
     shutdown_write: Pending,
     close_transport: Pending,
     /// The data type of the fragmented message being sent, if one is unfinished.
@@ -232,6 +238,18 @@ enum Pending {
     Taken,
 }
 
+/// An entry of the event queue.
+///
+/// A peer's Close frame and a protocol violation do not act the moment they are parsed: they
+/// wait in line behind the messages that arrived before them. An application that answers each
+/// message as it polls it thus gets its answers out before our Close (Autobahn 3.2, 4.1.3, 5.15:
+/// a message, then a bad frame, in one TCP segment, expect the message's echo first).
+enum Queued {
+    Event(Event),
+    Fail(Instant, ProtocolError),
+    PeerClose(Instant, Option<CloseFrame>),
+}
+
 struct Keepalive {
     next_ping: Option<Instant>,
     pong_deadline: Option<Instant>,
@@ -264,6 +282,8 @@ impl Connection {
             output: Output::default(),
             pending_pong: None,
             events: VecDeque::new(),
+            event_bytes: 0,
+            input_stopped: false,
             shutdown_write: Pending::Idle,
             close_transport: Pending::Idle,
             sending: None,
@@ -324,7 +344,8 @@ impl Connection {
         self.keepalive.pong_deadline = None;
         self.keepalive.next_ping = self.config.ping_interval.map(|interval| now + interval);
         if let Err(error) = self.process(now, data) {
-            self.fail(now, error);
+            self.input_stopped = true;
+            self.events.push_back(Queued::Fail(now, error));
         }
         self.advance();
     }
@@ -333,6 +354,7 @@ impl Connection {
     /// more. Before a close handshake this is an abnormal closure (1006). Drain the outputs
     /// afterwards, as after [`receive`](Self::receive).
     pub fn receive_eof(&mut self, _now: Instant) {
+        self.apply_queued_close();
         match &mut self.state {
             State::Open => self.finish(None),
             State::Closing(closing) => {
@@ -352,6 +374,7 @@ impl Connection {
         match &self.state {
             State::Closing(closing) if now >= closing.deadline => {
                 // §7.1.1: the peer did not finish closing in time; drop the transport.
+                self.apply_queued_close();
                 let outcome = self.outcome_from_closing();
                 self.finish(outcome);
             }
@@ -458,6 +481,7 @@ impl Connection {
     /// [`TransportAction::Close`] and [`Event::Closed`] (code 1006 unless the peer's Close had
     /// arrived) follow. For shutting a server down hard; a no-op once closed.
     pub fn abort(&mut self) {
+        self.apply_queued_close();
         let outcome = match &self.state {
             State::Open => None,
             State::Closing(_) => self.outcome_from_closing(),
@@ -473,6 +497,13 @@ impl Connection {
     /// [`consume_output`](Self::consume_output) with that count.
     pub fn output(&self) -> &[u8] {
         self.output.front()
+    }
+
+    /// Like [`output`](Self::output), as a shared buffer the caller may hold without borrowing
+    /// the connection, e.g. to write it after releasing a lock. Consume what was written with
+    /// [`consume_output`](Self::consume_output).
+    pub fn output_shared(&mut self) -> Bytes {
+        self.output.front_shared()
     }
 
     /// Fills `slices` with the whole output queue in order, for a vectored write; returns how
@@ -508,8 +539,28 @@ impl Connection {
     }
 
     /// The next event, in the order things happened. Poll until `None` after every input.
+    ///
+    /// Polling may queue output: a peer's Close or a protocol violation takes effect when the
+    /// events before it have been polled, so write [`output`](Self::output) again afterwards.
     pub fn poll_event(&mut self) -> Option<Event> {
-        self.events.pop_front()
+        loop {
+            match self.events.pop_front()? {
+                Queued::Event(event) => {
+                    self.event_bytes -= payload_len(&event);
+                    return Some(event);
+                }
+                Queued::Fail(now, error) => self.fail(now, error),
+                Queued::PeerClose(now, frame) => self.on_close_frame(now, frame),
+            }
+            self.advance();
+        }
+    }
+
+    /// Payload bytes of the messages waiting in [`poll_event`](Self::poll_event). An adapter
+    /// stops reading while this is high, so a slow application meets TCP backpressure instead
+    /// of unbounded buffering.
+    pub fn pending_event_bytes(&self) -> usize {
+        self.event_bytes
     }
 
     /// When [`handle_timeout`](Self::handle_timeout) must next be called, if ever.
@@ -533,7 +584,27 @@ impl Connection {
 
     // ----------------------------------------------------------------------------- helpers
 
+    /// Applies a peer's Close or a failure still waiting behind undelivered messages, when the
+    /// connection is about to end without the caller polling up to it: the outcome must not hide
+    /// it. At most one is ever queued, since input stops at the first.
+    fn apply_queued_close(&mut self) {
+        if let Some(at) = self
+            .events
+            .iter()
+            .position(|q| !matches!(q, Queued::Event(_)))
+        {
+            match self.events.remove(at) {
+                Some(Queued::Fail(now, error)) => self.fail(now, error),
+                Some(Queued::PeerClose(now, frame)) => self.on_close_frame(now, frame),
+                _ => {}
+            }
+        }
+    }
+
     fn is_reading(&self) -> bool {
+        if self.input_stopped {
+            return false;
+        }
         match &self.state {
             State::Open => true,
             State::Closing(closing) => closing.received.is_none() && closing.error.is_none(),
@@ -691,20 +762,27 @@ impl Connection {
             }
             OpCode::Ping => {
                 let payload = self.rx.control_buf.split().freeze();
-                // §5.5.2: answer with a Pong carrying the same payload, unless closing.
+                // §5.5.2: answer with a Pong carrying the same payload, unless closing. Each Ping
+                // is answered while the output has room; past that only the latest waits.
                 if matches!(self.state, State::Open) {
-                    self.pending_pong = Some(payload.clone());
+                    if self.output.len() < self.config.max_output_buffer {
+                        self.push_frame(OpCode::Pong, true, &payload);
+                    } else {
+                        self.pending_pong = Some(payload.clone());
+                    }
                 }
-                self.events.push_back(Event::Ping(payload));
+                self.push_event(Event::Ping(payload));
             }
             OpCode::Pong => {
                 let payload = self.rx.control_buf.split().freeze();
-                self.events.push_back(Event::Pong(payload));
+                self.push_event(Event::Pong(payload));
             }
             OpCode::Close => {
                 let payload = self.rx.control_buf.split();
                 let frame = CloseFrame::parse(&payload)?;
-                self.on_close_frame(now, frame);
+                // Acted on once the messages before it are polled; nothing after it is read.
+                self.input_stopped = true;
+                self.events.push_back(Queued::PeerClose(now, frame));
             }
         }
         Ok(())
@@ -725,7 +803,7 @@ impl Connection {
             }
             DataKind::Binary => Event::Binary(payload),
         };
-        self.events.push_back(event);
+        self.push_event(event);
         Ok(())
     }
 
@@ -853,8 +931,13 @@ impl Connection {
         self.output.clear();
         self.pending_pong = None;
         self.rx = Receiver::default();
-        self.events.push_back(Event::Closed(outcome));
+        self.push_event(Event::Closed(outcome));
         self.close_transport = Pending::Armed;
+    }
+
+    fn push_event(&mut self, event: Event) {
+        self.event_bytes += payload_len(&event);
+        self.events.push_back(Queued::Event(event));
     }
 
     fn send_message(&mut self, kind: DataKind, payload: &[u8]) -> Result<(), Error> {
@@ -946,6 +1029,15 @@ impl std::fmt::Debug for Connection {
             .field("state", &self.state())
             .field("output_len", &self.output.len())
             .field("events", &self.events.len())
+            .field("pending_event_bytes", &self.event_bytes)
             .finish_non_exhaustive()
+    }
+}
+
+fn payload_len(event: &Event) -> usize {
+    match event {
+        Event::Text(text) => text.len(),
+        Event::Binary(bytes) | Event::Ping(bytes) | Event::Pong(bytes) => bytes.len(),
+        Event::Closed(_) => 0,
     }
 }

@@ -32,9 +32,13 @@
 //!       the rest stays queued;
 //!    2. act on every [`Connection::poll_transport`] action: [`TransportAction::ShutdownWrite`]
 //!       (send a FIN, keep reading) or [`TransportAction::Close`] (drop the transport);
-//!    3. hand on every [`Connection::poll_event`] until it returns `None`;
+//!    3. hand on every [`Connection::poll_event`] until it returns `None`, letting the
+//!       application react to each (send, close) before polling the next: a peer's Close frame
+//!       or a protocol violation waits in line behind the messages that arrived before it and
+//!       takes effect, queueing our Close, when polled. So after polling, go back to step 1 if
+//!       [`Connection::output`] is not empty;
 //!    4. sleep until [`Connection::poll_timeout`] (re-read it: any call may move it) and then
-//!    call [`Connection::handle_timeout`].
+//!       call [`Connection::handle_timeout`].
 //! 2. `now` must never go backwards between calls. Pass the time the input was observed.
 //! 3. Peer misbehaviour is not an error of the call: the connection queues a Close frame with
 //!    the matching code (1002, 1007, 1009, ...) and ends with [`Event::Closed`]. Caller misuse
@@ -63,7 +67,8 @@
 //! let wire = server.output().to_vec();
 //! server.consume_output(wire.len());
 //! client.receive(now, &wire);
-//! // The client echoed the Close; the server will see it and shut down its write side.
+//! // The server's Close takes effect when the client polls up to it: it queues the echo.
+//! assert_eq!(client.poll_event(), None);
 //! assert!(!client.output().is_empty());
 //! ```
 //!
@@ -80,6 +85,10 @@ mod config;
 mod connection;
 mod error;
 pub mod frame;
+#[cfg(any(test, feature = "fuzzing"))]
+#[doc(hidden)]
+pub mod fuzz;
+pub mod handshake;
 mod output;
 pub mod rng;
 pub mod utf8;
@@ -91,6 +100,10 @@ pub use connection::{
     Connection, ConnectionState, DataKind, Event, PreparedMessage, TransportAction,
 };
 pub use error::{Error, ProtocolError};
+pub use handshake::{
+    Accept, ClientHandshake, ClientRequest, Established, ExtensionOffer, HandshakeError, Headers,
+    Request, Response, ServerHandshake, UrlError, WsUrl,
+};
 #[cfg(feature = "rand")]
 pub use rng::RandKeySource;
 pub use rng::{KeySource, SeededKeySource};

@@ -74,6 +74,15 @@ impl Output {
         }
     }
 
+    /// The bytes to write next as a shared buffer (no copy): the front chunk, after moving the
+    /// tail into the chunk list if it is all there is.
+    pub(crate) fn front_shared(&mut self) -> Bytes {
+        if self.chunks.is_empty() && !self.tail.is_empty() {
+            self.chunks.push_back(self.tail.split().freeze());
+        }
+        self.chunks.front().cloned().unwrap_or_default()
+    }
+
     /// Fills `slices` with the queued bytes in order, for a vectored write.
     pub(crate) fn io_slices<'a>(&'a self, slices: &mut [IoSlice<'a>]) -> usize {
         let tail = (!self.tail.is_empty()).then_some(&self.tail[..]);

@@ -59,8 +59,9 @@ impl KeySource for SeededKeySource {
     }
 }
 
-/// The key source a connection uses when none is given.
-pub(crate) fn default_key_source() -> Box<dyn KeySource> {
+/// The key source a connection uses when none is given: [`RandKeySource`] with the `rand`
+/// feature.
+pub fn default_key_source() -> Box<dyn KeySource> {
     #[cfg(feature = "rand")]
     {
         Box::new(RandKeySource)

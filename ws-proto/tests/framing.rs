@@ -408,4 +408,57 @@ mod limits {
             ]
         );
     }
+
+    #[test]
+    fn answers_to_earlier_messages_go_out_before_the_close() {
+        // Autobahn 3.2 / 4.1.3 / 5.15: a message and a bad frame in one segment. The application
+        // polls the message and echoes it; only then does the failure take effect.
+        let mut input = client_frame(true, 0x1, b"first");
+        input.extend(frame_rsv(true, 2, 0x1, b"bad", true));
+        input.extend(client_frame(true, 0x9, b"never answered"));
+        let now = start();
+        let mut ep = Endpoint::new(Role::Server, Config::default(), now);
+        ep.conn.receive(now, &input);
+        assert!(
+            ep.conn.output().is_empty(),
+            "nothing acted on before the caller polls"
+        );
+        assert!(ep.conn.pending_event_bytes() >= 5);
+        assert_eq!(ep.conn.poll_event(), Some(text("first")));
+        ep.conn.send_text("first").unwrap();
+        assert_eq!(ep.conn.poll_event(), None);
+        let d = ep.take();
+        let frames = d.frames();
+        let shape: Vec<_> = frames.iter().map(|(h, _)| h.opcode).collect();
+        assert_eq!(shape, [OpCode::Text, OpCode::Close]);
+        assert_failing(&d, CloseCode::PROTOCOL_ERROR);
+    }
+
+    #[test]
+    fn a_peer_close_behind_a_message_waits_for_it_too() {
+        let mut input = client_frame(true, 0x1, b"last words");
+        input.extend(client_frame(true, 0x8, &close_payload(1000, "")));
+        let now = start();
+        let mut ep = Endpoint::new(Role::Server, Config::default(), now);
+        ep.conn.receive(now, &input);
+        assert_eq!(ep.conn.poll_event(), Some(text("last words")));
+        ep.conn.send_text("reply").unwrap();
+        let d = ep.take();
+        let shape: Vec<_> = d.frames().iter().map(|(h, _)| h.opcode).collect();
+        assert_eq!(shape, [OpCode::Text, OpCode::Close]);
+    }
+
+    #[test]
+    fn eof_applies_a_queued_close_the_caller_never_polled() {
+        let now = start();
+        let mut ep = Endpoint::new(Role::Server, Config::default(), now);
+        ep.conn.receive(now, &client_frame(true, 0x1, b"unread"));
+        ep.conn
+            .receive(now, &client_frame(true, 0x8, &close_payload(4001, "x")));
+        ep.conn.receive_eof(now);
+        let d = ep.take();
+        let outcome = d.closed().expect("closed");
+        assert_eq!(outcome.code(), CloseCode(4001));
+        assert_eq!(d.events[0], text("unread"));
+    }
 }

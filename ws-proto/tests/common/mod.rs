@@ -61,19 +61,28 @@ impl Endpoint {
 
 pub fn drain_into(conn: &mut Connection, into: &mut Drained) {
     loop {
-        let out = conn.output();
-        if out.is_empty() {
+        let before = (into.written.len(), into.events.len(), into.actions.len());
+        loop {
+            let out = conn.output();
+            if out.is_empty() {
+                break;
+            }
+            let n = out.len();
+            into.written.extend_from_slice(out);
+            conn.consume_output(n);
+        }
+        // Polling may apply a queued Close or failure, which writes output and may arm a
+        // transport action: keep going until a round changes nothing.
+        while let Some(event) = conn.poll_event() {
+            into.events.push(event);
+        }
+        while let Some(action) = conn.poll_transport() {
+            into.actions.push(action);
+        }
+        let after = (into.written.len(), into.events.len(), into.actions.len());
+        if before == after && conn.output().is_empty() {
             break;
         }
-        let n = out.len();
-        into.written.extend_from_slice(out);
-        conn.consume_output(n);
-    }
-    while let Some(action) = conn.poll_transport() {
-        into.actions.push(action);
-    }
-    while let Some(event) = conn.poll_event() {
-        into.events.push(event);
     }
 }
 
