@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# Runs the Autobahn|Testsuite (`wstest`) against every testee and compares the results with the
+# checked-in expectations in tests/autobahn/expected-results.json.
+#
+#   scripts/autobahn.sh                  # all runs
+#   RUNS="server-std client-smol" scripts/autobahn.sh
+#   CASES='["1.*","2.*"]' scripts/autobahn.sh   # a subset (missing cases are then not checked)
+#
+# Each run is "<role>-<runtime>[-api]": `server-*` drives the fuzzing client against our
+# autobahn-server, `client-*` runs our autobahn-client against the fuzzing server. A run fails on
+# any FAILED, any NON-STRICT, any behaviour that differs from the expectations and any expected
+# case missing from the report (wstest silently skips the rest when a testee refuses a
+# connection). One summary line is printed per run. wstest is found in $WSTEST,
+# /opt/autobahn-wstest/wstest or PATH, and installed if none is found.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+
+find_wstest() {
+  for candidate in "${WSTEST:-}" /opt/autobahn-wstest/wstest "$(command -v wstest || true)"; do
+    if [ -n "$candidate" ] && [ -x "$candidate" ]; then echo "$candidate"; return 0; fi
+  done
+  return 1
+}
+if ! WSTEST=$(find_wstest); then
+  installer="$root/../shared/autobahn/install-wstest.sh"
+  [ -f "$installer" ] || { echo "autobahn: wstest not found and no installer at $installer" >&2; exit 1; }
+  bash "$installer" >&2
+  WSTEST=$(find_wstest) || { echo "autobahn: wstest still not found after installing" >&2; exit 1; }
+fi
+
+RUNS=${RUNS:-"server-std server-smol client-std client-smol"}
+CASES=${CASES:-'["*"]'}
+EXPECTED="$root/tests/autobahn/expected-results.json"
+OUT="$root/target/autobahn"
+rm -rf "$OUT"
+mkdir -p "$OUT"
+
+cargo build --release -q -p ws-tests --bin autobahn-server --bin autobahn-client
+BIN="$root/target/release"
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
+
+wait_for_port() {
+  for _ in $(seq 1 200); do
+    if python3 -c "import socket,sys; socket.create_connection(('127.0.0.1',$1),0.2).close()" 2>/dev/null; then return 0; fi
+    sleep 0.05
+  done
+  echo "autobahn: nothing listening on port $1" >&2
+  return 1
+}
+
+pids=()
+cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; }
+trap cleanup EXIT
+
+status=0
+for run in $RUNS; do
+  IFS=- read -r role runtime layer <<<"$run"
+  layer=${layer:-adapter}
+  agent="ws-$role-$runtime-$layer"
+  dir="$OUT/$run"
+  mkdir -p "$dir"
+  port=$(free_port)
+  log="$dir/testee.log"
+  case "$role" in
+    server)
+      "$BIN/autobahn-server" --runtime "$runtime" --layer "$layer" --addr "127.0.0.1:$port" >"$log" 2>&1 &
+      pids+=($!)
+      wait_for_port "$port"
+      cat >"$dir/spec.json" <<JSON
+{"outdir": "$dir/report", "servers": [{"agent": "$agent", "url": "ws://127.0.0.1:$port"}],
+ "cases": $CASES, "exclude-cases": [], "exclude-agent-cases": {}}
+JSON
+      (cd "$dir" && timeout 1800 "$WSTEST" -m fuzzingclient -s spec.json >"$dir/wstest.log" 2>&1) || true
+      kill "${pids[-1]}" 2>/dev/null || true
+      ;;
+    client)
+      cat >"$dir/spec.json" <<JSON
+{"url": "ws://127.0.0.1:$port", "outdir": "$dir/report", "cases": $CASES,
+ "exclude-cases": [], "exclude-agent-cases": {}}
+JSON
+      (cd "$dir" && exec "$WSTEST" -m fuzzingserver -s spec.json >"$dir/wstest.log" 2>&1) &
+      pids+=($!)
+      wait_for_port "$port"
+      timeout 1800 "$BIN/autobahn-client" --runtime "$runtime" --layer "$layer" \
+        --url "ws://127.0.0.1:$port" --agent "$agent" >"$log" 2>&1 || true
+      kill "${pids[-1]}" 2>/dev/null || true
+      ;;
+    *) echo "autobahn: unknown run $run" >&2; exit 2 ;;
+  esac
+  if ! python3 scripts/autobahn_check.py "$run" "$agent" "$dir/report/index.json" "$EXPECTED" "$CASES"; then
+    status=1
+    echo "    (testee log: $log; wstest log: $dir/wstest.log)"
+  fi
+done
+exit $status
