@@ -35,8 +35,8 @@
 //!    3. hand on every [`Connection::poll_event`] until it returns `None`, letting the
 //!       application react to each (send, close) before polling the next: a peer's Close frame
 //!       or a protocol violation waits in line behind the messages that arrived before it and
-//!       takes effect, queueing our Close, when polled. So after polling, go back to step 1 if
-//!       [`Connection::output`] is not empty;
+//!       takes effect, queueing our Close and possibly a transport action, when polled. So
+//!       repeat steps 1 to 3 until a round yields no output, no action and no event;
 //!    4. sleep until [`Connection::poll_timeout`] (re-read it: any call may move it) and then
 //!       call [`Connection::handle_timeout`].
 //! 2. `now` must never go backwards between calls. Pass the time the input was observed.

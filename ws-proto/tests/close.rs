@@ -1,5 +1,7 @@
 //! The closing handshake (RFC 6455 §5.5.1, §7) on a client and a server wired together in memory.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::time::Duration;

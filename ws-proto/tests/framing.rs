@@ -1,6 +1,8 @@
 //! Frame-level rules of RFC 6455 §5, each as a byte vector fed whole, one byte at a time and
 //! followed by trailing bytes.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use common::*;

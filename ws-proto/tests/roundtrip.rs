@@ -1,6 +1,8 @@
 //! Property tests: encode/decode round trips at arbitrary chunkings, and random byte streams that
 //! never panic and always end in a documented outcome.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use common::*;

@@ -1,5 +1,7 @@
 //! Keepalive, Pong timeout and close timeout on a simulated clock: whole minutes in microseconds.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::time::Duration;

@@ -1,5 +1,7 @@
 //! Loopback tests of the blocking adapter: real sockets on 127.0.0.1, every wait bounded.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::Arc;
