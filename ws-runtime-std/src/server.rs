@@ -14,12 +14,15 @@ use ws_proto::handshake::{Accept, HandshakeError, Request, Response, ServerHands
 use crate::socket::WebSocket;
 use crate::transport::Transport;
 
-/// What to do with an upgrade request.
+/// What to do with a request.
 #[derive(Clone, Debug)]
 pub enum Decision {
-    /// Complete the handshake (optionally choosing a subprotocol and adding headers).
+    /// Complete the WebSocket handshake (optionally choosing a subprotocol and adding
+    /// headers). A request that is not a valid upgrade is answered with the status the core
+    /// chose for it instead (400, 405, 426, ...).
     Accept(Accept),
-    /// Answer with this response and close.
+    /// Answer with this response and close: a refusal (403, 401, ...) or, for a plain HTTP
+    /// request, a page.
     Reject(Response),
 }
 
@@ -59,8 +62,10 @@ impl std::fmt::Display for AcceptError {
 impl std::error::Error for AcceptError {}
 
 /// Runs the server side of the opening handshake on `transport`: reads the request (within the
-/// handshake timeout), validates it, asks `hook`, and answers. On success the WebSocket is
-/// running and the request is returned with it.
+/// handshake timeout), asks `hook`, and answers. `hook` sees every well-formed HTTP request,
+/// upgrade or not ([`Request::is_upgrade`]), so one listener can also serve plain HTTP; the
+/// upgrade is validated when the hook accepts. On success the WebSocket is running and the
+/// request is returned with it.
 pub fn accept(
     mut transport: Transport,
     config: &Config,
@@ -101,13 +106,6 @@ pub fn accept(
             }
         }
     };
-    if let Err(e) = request.validate_upgrade() {
-        return Err(answer(
-            &mut transport,
-            handshake.reject(e.to_response()),
-            AcceptError::Handshake(e),
-        ));
-    }
     match hook(&request) {
         Decision::Reject(response) => {
             let status = response.status;
