@@ -546,7 +546,7 @@ impl Connection {
         loop {
             match self.events.pop_front()? {
                 Queued::Event(event) => {
-                    self.event_bytes -= payload_len(&event);
+                    self.event_bytes -= event_cost(&event);
                     return Some(event);
                 }
                 Queued::Fail(now, error) => self.fail(now, error),
@@ -556,11 +556,18 @@ impl Connection {
         }
     }
 
-    /// Payload bytes of the messages waiting in [`poll_event`](Self::poll_event). An adapter
-    /// stops reading while this is high, so a slow application meets TCP backpressure instead
-    /// of unbounded buffering.
+    /// What the events waiting in [`poll_event`](Self::poll_event) cost: their payload bytes
+    /// plus [`EVENT_OVERHEAD`] each, so a flood of empty messages counts too. An adapter stops
+    /// reading while this is high, so a slow application meets TCP backpressure instead of
+    /// unbounded buffering.
     pub fn pending_event_bytes(&self) -> usize {
         self.event_bytes
+    }
+
+    /// Whether [`poll_event`](Self::poll_event) has anything to act on: an event, or a queued
+    /// Close or failure that takes effect when polled. An adapter wakes its receiver on this.
+    pub fn has_events(&self) -> bool {
+        !self.events.is_empty()
     }
 
     /// When [`handle_timeout`](Self::handle_timeout) must next be called, if ever.
@@ -936,7 +943,7 @@ impl Connection {
     }
 
     fn push_event(&mut self, event: Event) {
-        self.event_bytes += payload_len(&event);
+        self.event_bytes += event_cost(&event);
         self.events.push_back(Queued::Event(event));
     }
 
@@ -1034,10 +1041,15 @@ impl std::fmt::Debug for Connection {
     }
 }
 
-fn payload_len(event: &Event) -> usize {
-    match event {
-        Event::Text(text) => text.len(),
-        Event::Binary(bytes) | Event::Ping(bytes) | Event::Pong(bytes) => bytes.len(),
-        Event::Closed(_) => 0,
-    }
+/// What each queued event counts in [`Connection::pending_event_bytes`] besides its payload:
+/// roughly its size in the queue.
+pub const EVENT_OVERHEAD: usize = 64;
+
+fn event_cost(event: &Event) -> usize {
+    EVENT_OVERHEAD
+        + match event {
+            Event::Text(text) => text.len(),
+            Event::Binary(bytes) | Event::Ping(bytes) | Event::Pong(bytes) => bytes.len(),
+            Event::Closed(_) => 0,
+        }
 }

@@ -97,7 +97,7 @@ mod utf8_bytes;
 pub use close::{CloseCode, CloseFrame, CloseInitiator, CloseOutcome};
 pub use config::{Config, Role};
 pub use connection::{
-    Connection, ConnectionState, DataKind, Event, PreparedMessage, TransportAction,
+    Connection, ConnectionState, DataKind, EVENT_OVERHEAD, Event, PreparedMessage, TransportAction,
 };
 pub use error::{Error, ProtocolError};
 pub use handshake::{

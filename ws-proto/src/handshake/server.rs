@@ -55,6 +55,7 @@ pub struct ServerHandshake {
 pub struct Accept {
     subprotocol: Option<String>,
     headers: Headers,
+    config: Option<Config>,
 }
 
 impl ServerHandshake {
@@ -187,8 +188,9 @@ impl ServerHandshake {
         }
 
         // A server never masks (§5.1), so the key source is never drawn from.
+        let config = accept.config.clone().unwrap_or(self.config);
         let mut connection =
-            Connection::with_key_source(Role::Server, self.config, default_key_source(), now);
+            Connection::with_key_source(Role::Server, config, default_key_source(), now);
         connection.queue_raw_output(&response.encode());
         let leftover = self.buf.get(head_len..).unwrap_or_default();
         if !leftover.is_empty() {
@@ -242,6 +244,14 @@ impl Accept {
     #[must_use]
     pub fn with_header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
         self.headers.push(name, value);
+        self
+    }
+
+    /// Gives the connection its own limits and timeouts instead of the handshake's (a listener
+    /// serving several paths with different limits picks them once the request is known).
+    #[must_use]
+    pub fn with_config(mut self, config: Config) -> Self {
+        self.config = Some(config);
         self
     }
 
