@@ -54,7 +54,7 @@ use std::time::Instant;
 pub use client::connect;
 pub use client::{ClientBuilder, ConnectError};
 pub use driver::Driver;
-pub use server::{AcceptError, Decision, Server, ServerHandle, accept};
+pub use server::{AcceptError, Decision, Server, ServerHandle, accept, accept_tcp};
 pub use socket::{Receiver, SendError, Sender, TrySendError, WebSocket};
 pub use ws_proto::handshake::{Accept, Request, Response};
 pub use ws_proto::{

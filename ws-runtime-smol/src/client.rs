@@ -1,0 +1,310 @@
+//! Connecting as a client: DNS, TCP, TLS, then the opening handshake, each step reported by
+//! name when it fails.
+
+use std::fmt;
+use std::io;
+use std::net::{IpAddr, SocketAddr, TcpStream};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use async_io::Async;
+use futures_io::{AsyncRead, AsyncWrite};
+use futures_lite::{AsyncReadExt, AsyncWriteExt};
+use ws_proto::handshake::{
+    ClientHandshake, ClientRequest, Established, HandshakeError, Response, UrlError, WsUrl,
+};
+use ws_proto::{Config, KeySource};
+
+use crate::driver::Driver;
+use crate::socket::WebSocket;
+use crate::{tls, with_deadline};
+
+/// The step of connecting that failed.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum ConnectError {
+    /// The URL is not a valid `ws://` or `wss://` URL.
+    Url(UrlError),
+    /// A header or option given to the builder is invalid.
+    Request(HandshakeError),
+    /// The host name did not resolve.
+    Dns(io::Error),
+    /// No TCP connection could be made to any resolved address (the last error).
+    Tcp(io::Error),
+    /// The TLS handshake failed.
+    Tls(io::Error),
+    /// The server answered the upgrade request with another status than 101: its status,
+    /// headers and body.
+    Rejected(Response),
+    /// The server's 101 response is invalid (RFC 6455 §4.1), or the handshake timed out.
+    Handshake(HandshakeError),
+    /// The connection failed while sending the request or reading the response.
+    Io(io::Error),
+}
+
+impl fmt::Display for ConnectError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ConnectError::Url(e) => write!(f, "invalid URL: {e}"),
+            ConnectError::Request(e) => write!(f, "invalid request: {e}"),
+            ConnectError::Dns(e) => write!(f, "DNS lookup failed: {e}"),
+            ConnectError::Tcp(e) => write!(f, "TCP connect failed: {e}"),
+            ConnectError::Tls(e) => write!(f, "TLS handshake failed: {e}"),
+            ConnectError::Rejected(r) => {
+                write!(f, "server answered HTTP {} {}", r.status, r.reason)
+            }
+            ConnectError::Handshake(e) => write!(f, "WebSocket handshake failed: {e}"),
+            ConnectError::Io(e) => write!(f, "connection failed during the handshake: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for ConnectError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            ConnectError::Dns(e)
+            | ConnectError::Tcp(e)
+            | ConnectError::Tls(e)
+            | ConnectError::Io(e) => Some(e),
+            ConnectError::Request(e) | ConnectError::Handshake(e) => Some(e),
+            ConnectError::Url(e) => Some(e),
+            ConnectError::Rejected(_) => None,
+        }
+    }
+}
+
+/// Connects to `url` with default options; the connection's driver runs on smol's global
+/// executor.
+///
+/// ```no_run
+/// # smol::block_on(async {
+/// let (ws, _response) = ws_runtime_smol::connect("ws://127.0.0.1:9001/chat").await?;
+/// ws.send_text("hello").await?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// # });
+/// ```
+#[cfg(feature = "smol")]
+pub async fn connect(url: &str) -> Result<(WebSocket, Response), ConnectError> {
+    ClientBuilder::new(url)?.connect().await
+}
+
+/// Options for a client connection.
+pub struct ClientBuilder {
+    url: WsUrl,
+    request: ClientRequest,
+    config: Config,
+    connect_timeout: Duration,
+    tls: Option<Arc<rustls::ClientConfig>>,
+    keys: Option<Box<dyn KeySource>>,
+}
+
+impl ClientBuilder {
+    /// Starts from a `ws://` or `wss://` URL; an invalid URL fails here.
+    pub fn new(url: &str) -> Result<Self, ConnectError> {
+        let url = WsUrl::parse(url).map_err(ConnectError::Url)?;
+        Ok(ClientBuilder {
+            request: ClientRequest::new(url.clone()),
+            url,
+            config: Config::default(),
+            connect_timeout: Duration::from_secs(10),
+            tls: None,
+            keys: None,
+        })
+    }
+
+    /// Adds a request header (repeat the call for repeated keys). An invalid name or value, or
+    /// one of the headers the handshake itself sets, makes connecting fail with
+    /// [`ConnectError::Request`] before anything is sent.
+    pub fn header(mut self, name: &str, value: &str) -> Self {
+        self.request = self.request.with_header(name, value);
+        self
+    }
+
+    /// Sets the `Cookie` header from one `a=1; b=2` string.
+    pub fn cookie(mut self, cookies: &str) -> Self {
+        self.request = self.request.with_cookie(cookies);
+        self
+    }
+
+    /// Offers a subprotocol (repeat for several, most preferred first).
+    pub fn subprotocol(mut self, protocol: &str) -> Self {
+        self.request = self.request.with_subprotocol(protocol);
+        self
+    }
+
+    /// Limits and timeouts (the handshake timeout included).
+    pub fn config(mut self, config: Config) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// How long the TCP connect may take, per address. Default 10 s.
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// The TLS configuration for `wss://` (default: the Mozilla root store from
+    /// `webpki-roots`, with the `ring` provider).
+    pub fn tls_config(mut self, config: Arc<rustls::ClientConfig>) -> Self {
+        self.tls = Some(config);
+        self
+    }
+
+    /// Where mask keys and the handshake nonce come from (default: the OS-seeded generator).
+    pub fn key_source(mut self, keys: Box<dyn KeySource>) -> Self {
+        self.keys = Some(keys);
+        self
+    }
+
+    /// Connects (see [`connect_with_driver`](Self::connect_with_driver)) and spawns the
+    /// connection's driver on smol's global executor.
+    #[cfg(feature = "smol")]
+    pub async fn connect(self) -> Result<(WebSocket, Response), ConnectError> {
+        let (ws, response, driver) = self.connect_with_driver().await?;
+        smol::spawn(driver).detach();
+        Ok((ws, response))
+    }
+
+    /// Connects: DNS, TCP, TLS for `wss://`, then the opening handshake, all within the
+    /// handshake timeout (TCP connect also within the connect timeout). Returns the
+    /// connection's [`Driver`] for the caller to spawn on any executor.
+    pub async fn connect_with_driver(self) -> Result<(WebSocket, Response, Driver), ConnectError> {
+        let ClientBuilder {
+            url,
+            request,
+            config,
+            connect_timeout,
+            tls,
+            keys,
+        } = self;
+        let start = Instant::now();
+        let deadline = start + config.handshake_timeout;
+        // Invalid builder input fails here, before any lookup or connection.
+        let keys = keys.unwrap_or_else(ws_proto::rng::default_key_source);
+        let handshake =
+            ClientHandshake::new(request, config, keys, start).map_err(ConnectError::Request)?;
+        let addrs = resolve(&url, deadline).await?;
+        let tcp = connect_tcp(&addrs, connect_timeout, deadline).await?;
+        // Frames are written whole by the driver; don't let Nagle hold back the last segment.
+        let _ = tcp.get_ref().set_nodelay(true);
+        if url.is_secure() {
+            let config = tls.unwrap_or_else(tls::default_client_config);
+            let name = rustls::pki_types::ServerName::try_from(url.host().to_owned())
+                .map_err(|e| ConnectError::Tls(io::Error::new(io::ErrorKind::InvalidInput, e)))?;
+            let connecting = futures_rustls::TlsConnector::from(config).connect(name, tcp);
+            let stream = with_deadline(deadline, connecting)
+                .await
+                .ok_or_else(|| ConnectError::Tls(io::ErrorKind::TimedOut.into()))?
+                .map_err(ConnectError::Tls)?;
+            finish(stream, handshake, deadline).await
+        } else {
+            finish(tcp, handshake, deadline).await
+        }
+    }
+}
+
+impl fmt::Debug for ClientBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClientBuilder")
+            .field("url", &self.url)
+            .field("config", &self.config)
+            .field("connect_timeout", &self.connect_timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Runs the opening handshake on `stream` and starts the connection.
+async fn finish<S>(
+    mut stream: S,
+    mut handshake: ClientHandshake,
+    deadline: Instant,
+) -> Result<(WebSocket, Response, Driver), ConnectError>
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let established = with_deadline(deadline, drive_handshake(&mut stream, &mut handshake))
+        .await
+        .unwrap_or(Err(ConnectError::Handshake(HandshakeError::Timeout)))?;
+    let (ws, driver) = WebSocket::from_stream(stream, established.connection);
+    Ok((ws, established.response, driver))
+}
+
+async fn resolve(url: &WsUrl, deadline: Instant) -> Result<Vec<SocketAddr>, ConnectError> {
+    // An address literal needs no lookup (and no trip through the blocking thread pool).
+    if let Ok(ip) = url.host().parse::<IpAddr>() {
+        return Ok(vec![SocketAddr::new(ip, url.port())]);
+    }
+    let addrs = with_deadline(deadline, async_net::resolve((url.host(), url.port())))
+        .await
+        .ok_or_else(|| ConnectError::Dns(io::ErrorKind::TimedOut.into()))?
+        .map_err(ConnectError::Dns)?;
+    if addrs.is_empty() {
+        return Err(ConnectError::Dns(io::Error::new(
+            io::ErrorKind::NotFound,
+            "no address found",
+        )));
+    }
+    Ok(addrs)
+}
+
+async fn connect_tcp(
+    addrs: &[SocketAddr],
+    timeout: Duration,
+    deadline: Instant,
+) -> Result<Async<TcpStream>, ConnectError> {
+    let mut last = io::Error::new(io::ErrorKind::NotFound, "no address to connect to");
+    for addr in addrs {
+        let until = deadline.min(Instant::now() + timeout);
+        match with_deadline(until, Async::<TcpStream>::connect(*addr)).await {
+            Some(Ok(tcp)) => return Ok(tcp),
+            Some(Err(e)) => last = e,
+            None => last = io::ErrorKind::TimedOut.into(),
+        }
+        if Instant::now() >= deadline {
+            break;
+        }
+    }
+    Err(ConnectError::Tcp(last))
+}
+
+/// Writes the request and reads the response until the handshake machine is done.
+async fn drive_handshake<S>(
+    stream: &mut S,
+    handshake: &mut ClientHandshake,
+) -> Result<Established, ConnectError>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    stream
+        .write_all(handshake.output())
+        .await
+        .map_err(ConnectError::Io)?;
+    handshake.consume_output(handshake.output().len());
+    stream.flush().await.map_err(ConnectError::Io)?;
+    let mut buf = vec![0u8; 4 << 10];
+    loop {
+        let n = match stream.read(&mut buf).await {
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(ConnectError::Io(e)),
+        };
+        let now = Instant::now();
+        let step = if n == 0 {
+            handshake.receive_eof(now)
+        } else {
+            handshake.receive(now, &buf[..n])
+        };
+        match step {
+            Ok(Some(established)) => return Ok(established),
+            Ok(None) if n == 0 => {
+                return Err(ConnectError::Io(io::ErrorKind::UnexpectedEof.into()));
+            }
+            Ok(None) => {}
+            Err(HandshakeError::Rejected(response)) => {
+                return Err(ConnectError::Rejected(response));
+            }
+            Err(e) => return Err(ConnectError::Handshake(e)),
+        }
+    }
+}

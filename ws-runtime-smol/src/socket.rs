@@ -1,0 +1,482 @@
+//! The user's handles on a running connection: [`WebSocket`], [`Sender`] and [`Receiver`], and
+//! the small state they share with the connection's [`Driver`].
+//!
+//! ```text
+//!   Sender::send_* ──▶ ┌───────────────────────────┐ ──wake──▶ Driver (owns the stream and timer)
+//!   (any task)         │ Mutex<Inner>: Connection, │
+//!   Receiver::recv ◀── │ event queue, wakers       │ ◀─receive/output/timeouts── Driver
+//!                      └───────────────────────────┘
+//! ```
+//!
+//! Handles call the core directly under the lock, so a send is accepted or refused at once with
+//! the core's own error; the driver does all IO. Nothing here waits in a loop: a send that meets
+//! a full output queue, or a receive with nothing queued, parks its waker until the driver
+//! changes that.
+
+use std::any::Any;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Context, Poll, Waker};
+use std::time::Instant;
+
+use futures_io::{AsyncRead, AsyncWrite};
+use futures_lite::Stream;
+use futures_lite::future::poll_fn;
+use ws_proto::{
+    CloseCode, Connection, ConnectionState, Error as CoreError, Event, PreparedMessage,
+};
+
+use crate::driver::{Driver, socket_of};
+
+/// Undelivered events (as [`Connection::pending_event_bytes`] counts them, with a fixed cost per
+/// event so empty messages count too) past which the driver stops reading, so a peer that
+/// outpaces the application meets TCP backpressure instead of filling memory. A single message
+/// may exceed it (the core already holds a message whole before handing it on).
+const EVENT_BUDGET: usize = 256 << 10;
+
+/// Why a send did not happen.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SendError {
+    /// The connection is closing or closed.
+    Closed,
+    /// The call itself was invalid (an invalid close code, a control payload over 125 bytes, a
+    /// message while a fragmented one is unfinished); nothing was sent.
+    Invalid(CoreError),
+}
+
+/// Why a non-waiting send did not happen.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TrySendError {
+    /// The output queue is full; retry later, or use the waiting variant.
+    Full,
+    /// The connection is closing or closed.
+    Closed,
+    /// The call itself was invalid; nothing was sent.
+    Invalid(CoreError),
+}
+
+impl std::fmt::Display for SendError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SendError::Closed => f.write_str("the WebSocket is closing or closed"),
+            SendError::Invalid(e) => write!(f, "invalid send: {e}"),
+        }
+    }
+}
+
+impl std::fmt::Display for TrySendError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TrySendError::Full => f.write_str("the output queue is full"),
+            TrySendError::Closed => f.write_str("the WebSocket is closing or closed"),
+            TrySendError::Invalid(e) => write!(f, "invalid send: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for SendError {}
+impl std::error::Error for TrySendError {}
+
+/// An async WebSocket connection.
+///
+/// Receive with [`recv`](Self::recv) or as a [`Stream`] of events; send from any task through
+/// [`sender`](Self::sender) clones or the methods this type shares with [`Sender`] by `Deref`.
+/// The connection only makes progress while its [`Driver`] is polled. Dropping every handle
+/// (the `WebSocket`, its [`Receiver`] and all [`Sender`]s) closes the connection with 1001.
+pub struct WebSocket {
+    sender: Sender,
+    receiver: Receiver,
+}
+
+/// The sending half: cheap to clone, usable from any task or thread.
+#[derive(Clone)]
+pub struct Sender {
+    shared: Arc<Shared>,
+    _guard: Arc<HandleGuard>,
+}
+
+/// The receiving half: [`recv`](Self::recv), or a [`Stream`] of events.
+pub struct Receiver {
+    shared: Arc<Shared>,
+    _guard: Arc<HandleGuard>,
+}
+
+pub(crate) struct Shared {
+    inner: Mutex<Inner>,
+    peer_addr: Option<SocketAddr>,
+}
+
+/// Everything the handles and the driver share; only ever touched under the lock, never held
+/// across an `.await`.
+pub(crate) struct Inner {
+    pub(crate) ws: Connection,
+    /// `Event::Closed` was handed to the user: receiving returns `None` from now on.
+    finished: bool,
+    /// The receiving half is gone: events are dropped instead of queued.
+    receiver_gone: bool,
+    /// End with a RST rather than a FIN ([`Sender::abort`]).
+    pub(crate) reset: bool,
+    driver: Option<Waker>,
+    receivers: Vec<Waker>,
+    senders: Vec<Waker>,
+}
+
+/// Closes the connection when the last user handle is dropped.
+struct HandleGuard {
+    shared: Arc<Shared>,
+}
+
+impl Drop for HandleGuard {
+    fn drop(&mut self) {
+        let mut inner = self.shared.lock();
+        let _ = inner.ws.close(Instant::now(), CloseCode::GOING_AWAY, "");
+        let driver = inner.driver.clone();
+        drop(inner);
+        wake(driver);
+    }
+}
+
+impl WebSocket {
+    /// Runs `connection` (whose opening handshake is complete) over `stream`.
+    ///
+    /// Returns the user's handle and the connection's [`Driver`], a future that must be
+    /// spawned (or otherwise polled) on any executor for the connection to make progress. For
+    /// `async_io::Async<TcpStream>`, `async_net::TcpStream` and `futures-rustls` streams over
+    /// either,
+    /// [`abort`](Sender::abort) ends the connection with a TCP reset and
+    /// [`peer_addr`](Sender::peer_addr) is known; other streams are simply dropped on abort.
+    pub fn from_stream<S>(stream: S, connection: Connection) -> (WebSocket, Driver)
+    where
+        S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
+        let peer_addr = socket_of(&stream as &dyn Any)
+            .and_then(|socket| socket.peer_addr().ok())
+            .and_then(|addr| addr.as_socket());
+        let shared = Arc::new(Shared {
+            inner: Mutex::new(Inner {
+                ws: connection,
+                finished: false,
+                receiver_gone: false,
+                reset: false,
+                driver: None,
+                receivers: Vec::new(),
+                senders: Vec::new(),
+            }),
+            peer_addr,
+        });
+        let driver = Driver::new(Box::new(stream), Arc::clone(&shared));
+        let guard = Arc::new(HandleGuard {
+            shared: Arc::clone(&shared),
+        });
+        let ws = WebSocket {
+            sender: Sender {
+                shared: Arc::clone(&shared),
+                _guard: Arc::clone(&guard),
+            },
+            receiver: Receiver {
+                shared,
+                _guard: guard,
+            },
+        };
+        (ws, driver)
+    }
+
+    /// Waits for the next event: a message, a Ping or Pong, and finally [`Event::Closed`] with
+    /// the outcome. Returns `None` after `Closed` was returned.
+    pub async fn recv(&self) -> Option<Event> {
+        self.receiver.recv().await
+    }
+
+    /// A handle to send from other tasks.
+    pub fn sender(&self) -> Sender {
+        self.sender.clone()
+    }
+
+    /// Splits into the two halves.
+    pub fn split(self) -> (Sender, Receiver) {
+        (self.sender, self.receiver)
+    }
+}
+
+impl std::ops::Deref for WebSocket {
+    type Target = Sender;
+
+    fn deref(&self) -> &Sender {
+        &self.sender
+    }
+}
+
+impl Stream for WebSocket {
+    type Item = Event;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Event>> {
+        self.receiver.poll_recv(cx)
+    }
+}
+
+impl std::fmt::Debug for WebSocket {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WebSocket")
+            .field("state", &self.state())
+            .field("peer_addr", &self.peer_addr())
+            .finish()
+    }
+}
+
+impl Receiver {
+    /// See [`WebSocket::recv`].
+    pub async fn recv(&self) -> Option<Event> {
+        poll_fn(|cx| self.poll_recv(cx)).await
+    }
+
+    /// Polls for the next event; see [`WebSocket::recv`].
+    pub fn poll_recv(&self, cx: &mut Context<'_>) -> Poll<Option<Event>> {
+        let mut inner = self.shared.lock();
+        let had_room = inner.has_room();
+        // The application polls the core itself, one event at a time, so what it sends in
+        // answer goes out before a Close that arrived after the event (ws-proto's drive
+        // contract).
+        let Some(event) = inner.ws.poll_event() else {
+            // Polling may have applied a queued Close or failure: the driver has output or a
+            // transport action to act on.
+            let driver = inner.driver.clone();
+            if inner.finished {
+                drop(inner);
+                wake(driver);
+                return Poll::Ready(None);
+            }
+            register(&mut inner.receivers, cx.waker());
+            drop(inner);
+            wake(driver);
+            return Poll::Pending;
+        };
+        inner.finished |= matches!(event, Event::Closed(_));
+        // The driver paused reading for lack of room, or has output to write: let it go on.
+        let driver = (!had_room && inner.has_room() || inner.ws.output_len() > 0)
+            .then(|| inner.driver.clone())
+            .flatten();
+        drop(inner);
+        wake(driver);
+        Poll::Ready(Some(event))
+    }
+}
+
+impl Stream for Receiver {
+    type Item = Event;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Event>> {
+        self.poll_recv(cx)
+    }
+}
+
+impl Drop for Receiver {
+    fn drop(&mut self) {
+        let mut inner = self.shared.lock();
+        // Nobody can take events any more: drop them, so reading never stalls on a full queue.
+        inner.receiver_gone = true;
+        while inner.ws.poll_event().is_some() {}
+        let driver = inner.driver.clone();
+        drop(inner);
+        wake(driver);
+    }
+}
+
+macro_rules! send_methods {
+    ($($(#[$doc:meta])* $name:ident / $try_name:ident ($($arg:ident: $ty:ty),*)
+        => |$ws:ident| $call:expr;)*) => {
+        impl Sender {
+            $(
+                $(#[$doc])*
+                ///
+                /// Waits while the output queue is full (backpressure), then completes as soon
+                /// as the frame is queued; the driver writes it.
+                pub async fn $name(&self, $($arg: $ty),*) -> Result<(), SendError> {
+                    poll_fn(|cx| self.poll_send(Some(cx), |$ws| $call))
+                        .await
+                        .map_err(|e| match e {
+                            TrySendError::Invalid(e) => SendError::Invalid(e),
+                            TrySendError::Full | TrySendError::Closed => SendError::Closed,
+                        })
+                }
+
+                $(#[$doc])*
+                ///
+                /// Never waits: fails with [`TrySendError::Full`] while the output queue is full.
+                pub fn $try_name(&self, $($arg: $ty),*) -> Result<(), TrySendError> {
+                    match self.poll_send(None, |$ws| $call) {
+                        Poll::Ready(result) => result,
+                        Poll::Pending => Err(TrySendError::Full),
+                    }
+                }
+            )*
+        }
+    };
+}
+
+send_methods! {
+    /// Sends a text message.
+    send_text / try_send_text (text: &str) => |ws| ws.send_text(text);
+    /// Sends a binary message.
+    send_binary / try_send_binary (data: &[u8]) => |ws| ws.send_binary(data);
+    /// Sends a message encoded once for many connections (a broadcast).
+    send_prepared / try_send_prepared (message: &PreparedMessage)
+        => |ws| ws.send_prepared(message);
+    /// Sends a Ping (at most 125 bytes).
+    send_ping / try_send_ping (payload: &[u8]) => |ws| ws.send_ping(payload);
+    /// Sends an unsolicited Pong (at most 125 bytes).
+    send_pong / try_send_pong (payload: &[u8]) => |ws| ws.send_pong(payload);
+    /// Sends one fragment of a text message; `is_final` ends the message.
+    send_text_fragment / try_send_text_fragment (text: &str, is_final: bool)
+        => |ws| ws.send_text_fragment(text, is_final);
+    /// Sends one fragment of a binary message; `is_final` ends the message.
+    send_binary_fragment / try_send_binary_fragment (data: &[u8], is_final: bool)
+        => |ws| ws.send_binary_fragment(data, is_final);
+}
+
+impl Sender {
+    /// Starts the closing handshake with `code` and a `reason` of at most 123 bytes.
+    ///
+    /// Completes as soon as the Close frame is queued (it never waits for room); the outcome
+    /// arrives as [`Event::Closed`] once the peer answered, or after the close timeout.
+    pub async fn close(&self, code: CloseCode, reason: &str) -> Result<(), SendError> {
+        self.try_close(code, reason)
+    }
+
+    /// [`close`](Self::close) without a future, for callers outside async code: queuing the
+    /// Close frame never waits.
+    pub fn try_close(&self, code: CloseCode, reason: &str) -> Result<(), SendError> {
+        let mut inner = self.shared.lock();
+        let result = inner.ws.close(Instant::now(), code, reason);
+        let driver = inner.driver.clone();
+        drop(inner);
+        wake(driver);
+        match result {
+            Ok(()) => Ok(()),
+            Err(CoreError::Closed) => Err(SendError::Closed),
+            Err(e) => Err(SendError::Invalid(e)),
+        }
+    }
+
+    /// Drops the connection at once: no Close frame and no FIN (on TCP the peer sees a reset).
+    /// The local outcome is [`Event::Closed`] with 1006 unless the peer's Close had arrived.
+    pub fn abort(&self) {
+        let mut inner = self.shared.lock();
+        inner.reset = true;
+        inner.ws.abort();
+        let mut wakers = Vec::new();
+        inner.pump(&mut wakers);
+        wakers.extend(inner.driver.clone());
+        drop(inner);
+        wakers.into_iter().for_each(Waker::wake);
+    }
+
+    /// The connection's state.
+    pub fn state(&self) -> ConnectionState {
+        self.shared.lock().ws.state()
+    }
+
+    /// The peer's address, when the stream is a TCP stream this crate knows.
+    pub fn peer_addr(&self) -> Option<SocketAddr> {
+        self.shared.peer_addr
+    }
+
+    /// Tries `send` on the core. With a context, a full output queue parks the task until the
+    /// driver drains it; without one it is reported as [`TrySendError::Full`].
+    fn poll_send(
+        &self,
+        cx: Option<&mut Context<'_>>,
+        send: impl FnOnce(&mut Connection) -> Result<(), CoreError>,
+    ) -> Poll<Result<(), TrySendError>> {
+        let mut inner = self.shared.lock();
+        let idle = inner.ws.output_len() == 0;
+        let error = match send(&mut inner.ws) {
+            Ok(()) => {
+                // With output already queued the driver is waiting on the socket and will write
+                // this too; only an idle driver needs a wake-up (saves one per pipelined send).
+                let driver = if idle { inner.driver.clone() } else { None };
+                drop(inner);
+                wake(driver);
+                return Poll::Ready(Ok(()));
+            }
+            Err(CoreError::OutputFull) => match cx {
+                Some(cx) => {
+                    register(&mut inner.senders, cx.waker());
+                    return Poll::Pending;
+                }
+                None => TrySendError::Full,
+            },
+            Err(CoreError::Closed) => TrySendError::Closed,
+            Err(e) => TrySendError::Invalid(e),
+        };
+        Poll::Ready(Err(error))
+    }
+}
+
+impl std::fmt::Debug for Sender {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sender")
+            .field("state", &self.state())
+            .field("peer_addr", &self.peer_addr())
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for Receiver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Receiver").finish_non_exhaustive()
+    }
+}
+
+impl Shared {
+    pub(crate) fn lock(&self) -> MutexGuard<'_, Inner> {
+        // A panic while holding the lock cannot leave the core half-updated in a way that
+        // matters more than stopping the connection; keep going with the data as it is.
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+impl Inner {
+    /// Moves the core's events to the user's queue and collects the wakers of whoever can now
+    /// make progress, to be woken once the lock is released.
+    pub(crate) fn pump(&mut self, wake: &mut Vec<Waker>) {
+        if self.receiver_gone {
+            // Nobody will take events: drop them so reading never stalls on them.
+            while self.ws.poll_event().is_some() {}
+        } else if self.ws.has_events() {
+            wake.append(&mut self.receivers);
+        }
+        if !self.senders.is_empty()
+            && (self.ws.can_send() || self.ws.state() != ConnectionState::Open)
+        {
+            wake.append(&mut self.senders);
+        }
+    }
+
+    /// Whether the driver may read: the user's event queue is under its budget.
+    pub(crate) fn has_room(&self) -> bool {
+        self.ws.pending_event_bytes() < EVENT_BUDGET
+    }
+
+    /// Remembers the driver's waker for the handles.
+    pub(crate) fn set_driver(&mut self, waker: &Waker) {
+        match &self.driver {
+            Some(known) if known.will_wake(waker) => {}
+            _ => self.driver = Some(waker.clone()),
+        }
+    }
+}
+
+/// Adds `waker` to `list` unless an equivalent one is there: a task polled again before it was
+/// woken does not grow the list.
+fn register(list: &mut Vec<Waker>, waker: &Waker) {
+    if !list.iter().any(|known| known.will_wake(waker)) {
+        list.push(waker.clone());
+    }
+}
+
+fn wake(waker: Option<Waker>) {
+    if let Some(waker) = waker {
+        waker.wake();
+    }
+}
