@@ -1,1 +1,76 @@
-//! placeholder
+//! 4D's `WebSocket`, `WebSocketServer` and `WebSocketConnection` classes, the Rust way.
+//!
+//! A developer who knows 4D's WebSocket classes finds every property, function and callback
+//! here, with the same semantics, in snake_case, on a blocking ([`Runtime::Std`]) or an async
+//! ([`Runtime::Smol`]) runtime, chosen in one place. Handlers are plain Rust types implementing
+//! a trait; every callback but `on_message` is optional.
+//!
+//! | 4D | Rust |
+//! |---|---|
+//! | `4D.WebSocket.new(url; handler)` | [`WebSocket::new`] (+ [`WebSocket::with_options`]) |
+//! | `.dataType`, `.handler`, `.id`, `.status`, `.url` | [`WebSocket::data_type`], [`WebSocket::handler`], [`WebSocket::id`], [`WebSocket::status`], [`WebSocket::url`] |
+//! | `.send()`, `.terminate()` | [`WebSocket::send`], [`WebSocket::terminate`] / [`WebSocket::terminate_with`] |
+//! | handler `onOpen`, `onMessage`, `onError`, `onTerminate`, `dataType`, `headers` | [`WebSocketHandler`] |
+//! | `4D.WebSocketServer.new(handler; options)` | [`WebSocketServer::new`] on a [`WebServer`], or [`WebSocketServer::listen`] |
+//! | `.connections`, `.dataType`, `.handler`, `.path`, `.terminated`, `.terminate({timeout})` | [`WebSocketServer::connections`], ..., [`WebSocketServer::terminate`] |
+//! | `onConnection`, `onOpen`, `onTerminate`, `onError` | [`WebSocketServerHandler`] |
+//! | `4D.WebSocketConnection`: `.handler`, `.id`, `.status`, `.send()`, `.terminate()`, `.wss` | [`WebSocketConnection`] |
+//! | connection handler `onMessage`, `onOpen`, `onError`, `onTerminate` | [`ConnectionHandler`] |
+//!
+//! Decisions 4D's documentation leaves open, settled as DESIGN.md says: a refused connection
+//! gets HTTP 403 before any upgrade (or the status set with [`ConnectionEvent::refuse_with`]);
+//! `path` matches the request path exactly (no path: every path); ids are unique in the
+//! process, increasing and never reused; `text` delivers binary frames as blobs, `object` parses
+//! JSON and answers a non-JSON message with `on_error` and a 1007 close; `terminate` codes must
+//! be 1000 or 3000–4999 on both sides; sends never block (a full output queue is an
+//! [`Error::OutputFull`]).
+//!
+//! ```no_run
+//! use ws_api::*;
+//!
+//! struct Echo;
+//! impl ConnectionHandler for Echo {
+//!     fn on_message(&self, conn: &WebSocketConnection, event: MessageEvent) {
+//!         let _ = conn.send(event.data);
+//!     }
+//! }
+//!
+//! struct EchoServer;
+//! impl WebSocketServerHandler for EchoServer {
+//!     fn on_connection(&self, _: &WebSocketServer, _: &ConnectionEvent) -> Option<Box<dyn ConnectionHandler>> {
+//!         Some(Box::new(Echo))
+//!     }
+//! }
+//!
+//! let server = WebSocketServer::listen("127.0.0.1:8080", EchoServer, ServerOptions::new())?;
+//! # server.terminate(None);
+//! # Ok::<(), Error>(())
+//! ```
+
+mod client;
+mod data;
+mod dispatch;
+mod error;
+mod events;
+mod ids;
+mod link;
+mod runtime;
+mod server;
+mod status;
+mod web_server;
+
+pub use client::{ClientOptions, WebSocket, WebSocketHandler};
+pub use data::{Data, DataType, UnknownDataType};
+pub use error::Error;
+pub use events::{
+    ConnectionEvent, ErrorEvent, ErrorInfo, MessageEvent, OpenEvent, RequestInfo, ServerEvent,
+    TerminateEvent,
+};
+pub use runtime::Runtime;
+pub use server::{
+    ConnectionHandler, ServerOptions, WebSocketConnection, WebSocketServer, WebSocketServerHandler,
+};
+pub use status::Status;
+pub use web_server::{HttpHandler, WebServer, WebServerOptions};
+pub use ws_proto::Config;
+pub use ws_proto::handshake::{Headers, Response};

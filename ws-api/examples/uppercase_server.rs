@@ -1,0 +1,49 @@
+//! The server of 4D's `WebSocketServer` documentation: every message comes back in uppercase.
+//!
+//! ```text
+//! cargo run --release -p ws-api --example uppercase_server -- --addr 127.0.0.1:8081 [--runtime std|smol]
+//! ```
+
+mod common;
+
+use ws_api::*;
+
+struct UppercaseServer;
+
+impl WebSocketServerHandler for UppercaseServer {
+    fn on_connection(
+        &self,
+        _server: &WebSocketServer,
+        _event: &ConnectionEvent,
+    ) -> Option<Box<dyn ConnectionHandler>> {
+        Some(Box::new(Uppercase))
+    }
+}
+
+struct Uppercase;
+
+impl ConnectionHandler for Uppercase {
+    fn on_message(&self, ws: &WebSocketConnection, event: MessageEvent) {
+        // Resends the message in uppercase.
+        if let Data::Text(text) = event.data {
+            let _ = ws.send(text.to_uppercase());
+        }
+    }
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let args = common::parse(
+        "127.0.0.1:8081",
+        "uppercase_server [--addr HOST:PORT] [--runtime std|smol]",
+    );
+    let web = WebServer::start(
+        WebServerOptions::new()
+            .addr(args.addr.as_str())?
+            .runtime(args.runtime),
+    )?;
+    let _server = WebSocketServer::new(UppercaseServer, ServerOptions::new().web_server(&web))?;
+    println!("uppercase server on {}", web.ws_url("/"));
+    loop {
+        std::thread::park();
+    }
+}

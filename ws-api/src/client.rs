@@ -1,0 +1,352 @@
+//! 4D's `WebSocket` class: a client connection with handler callbacks.
+
+use std::any::Any;
+use std::sync::{Arc, Condvar, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use ws_proto::Config;
+use ws_proto::handshake::WsUrl;
+
+use crate::dispatch::{Dispatcher, Endpoint};
+use crate::error::check_close;
+use crate::ids::next_id;
+use crate::link::{Link, send_data};
+use crate::runtime::{ClientSpec, Runtime};
+use crate::status::StatusCell;
+use crate::{Data, DataType, Error, ErrorEvent, MessageEvent, OpenEvent, Status, TerminateEvent};
+
+/// The callbacks and options of a client connection (4D: the `connectionHandler` object passed
+/// to `4D.WebSocket.new()`).
+///
+/// Only [`on_message`](Self::on_message) is required. For every connection: `on_open` once
+/// (when the handshake succeeds), then messages, then at most one `on_error` (after which no
+/// message is delivered), then `on_terminate` exactly once — also when the connection never
+/// opened (DNS, TCP, TLS failure, refused handshake: `on_error` then `on_terminate` with 1006).
+/// Callbacks of one connection never run concurrently; they may call any method of any
+/// connection.
+pub trait WebSocketHandler: Any + Send + Sync {
+    /// 4D: `onMessage`. A message arrived; `event.data` follows [`data_type`](Self::data_type).
+    fn on_message(&self, ws: &WebSocket, event: MessageEvent);
+
+    /// 4D: `onOpen`. The connection is open.
+    fn on_open(&self, ws: &WebSocket, event: OpenEvent) {
+        let _ = (ws, event);
+    }
+
+    /// 4D: `onError`. Something failed; no message follows.
+    fn on_error(&self, ws: &WebSocket, event: ErrorEvent) {
+        let _ = (ws, event);
+    }
+
+    /// 4D: `onTerminate`. The connection is closed (`ws.status()` is `Closed`).
+    fn on_terminate(&self, ws: &WebSocket, event: TerminateEvent) {
+        let _ = (ws, event);
+    }
+
+    /// 4D: `dataType`. How messages are delivered. Default: text.
+    fn data_type(&self) -> DataType {
+        DataType::Text
+    }
+
+    /// 4D: `headers`. Extra request headers; repeat a name for repeated keys, and give `Cookie`
+    /// as one `"name=value; name2=value2"` string.
+    fn headers(&self) -> Vec<(String, String)> {
+        Vec::new()
+    }
+}
+
+/// A client WebSocket (4D: `4D.WebSocket`). Cheap to clone; every clone is the same connection.
+///
+/// ```no_run
+/// use ws_api::{MessageEvent, WebSocket, WebSocketHandler};
+///
+/// struct Printer;
+///
+/// impl WebSocketHandler for Printer {
+///     fn on_message(&self, _ws: &WebSocket, event: MessageEvent) {
+///         println!("{:?}", event.data);
+///     }
+/// }
+///
+/// let ws = WebSocket::new("ws://127.0.0.1:8080/chat", Printer)?;
+/// ws.wait_open(std::time::Duration::from_secs(5));
+/// ws.send("hello")?;
+/// ws.terminate()?;
+/// # Ok::<(), ws_api::Error>(())
+/// ```
+#[derive(Clone)]
+pub struct WebSocket {
+    inner: Arc<ClientInner>,
+}
+
+struct ClientInner {
+    id: u64,
+    url: String,
+    data_type: DataType,
+    handler: Box<dyn WebSocketHandler>,
+    status: StatusCell,
+    link: OnceLock<Arc<dyn Link>>,
+    /// Set when `on_open` or `on_terminate` has run, for the `wait_*` helpers.
+    progress: Mutex<Progress>,
+    changed: Condvar,
+}
+
+#[derive(Default)]
+struct Progress {
+    opened: bool,
+    terminated: bool,
+}
+
+impl WebSocket {
+    /// 4D: `4D.WebSocket.new(url; handler)`. Starts connecting to a `ws://` or `wss://` URL on
+    /// the default [`Runtime`] and returns at once with status `Connecting`. An invalid URL is
+    /// an immediate error (4D returns null); any later failure reaches the handler.
+    pub fn new(url: &str, handler: impl WebSocketHandler) -> Result<WebSocket, Error> {
+        Self::with_options(url, handler, ClientOptions::default())
+    }
+
+    /// Like [`new`](Self::new) on the chosen runtime.
+    pub fn with_runtime(
+        url: &str,
+        handler: impl WebSocketHandler,
+        runtime: Runtime,
+    ) -> Result<WebSocket, Error> {
+        Self::with_options(
+            url,
+            handler,
+            ClientOptions {
+                runtime,
+                ..ClientOptions::default()
+            },
+        )
+    }
+
+    /// Like [`new`](Self::new) with Rust-side options: runtime, limits and timeouts, TLS.
+    pub fn with_options(
+        url: &str,
+        handler: impl WebSocketHandler,
+        options: ClientOptions,
+    ) -> Result<WebSocket, Error> {
+        WsUrl::parse(url).map_err(Error::InvalidUrl)?;
+        let headers = handler.headers();
+        let inner = Arc::new(ClientInner {
+            id: next_id(),
+            url: url.to_owned(),
+            data_type: handler.data_type(),
+            handler: Box::new(handler),
+            status: StatusCell::new(Status::Connecting),
+            link: OnceLock::new(),
+            progress: Mutex::new(Progress::default()),
+            changed: Condvar::new(),
+        });
+        let ws = WebSocket { inner };
+        let spec = ClientSpec {
+            url: url.to_owned(),
+            headers,
+            config: options.config,
+            tls: options.tls,
+        };
+        options
+            .runtime
+            .connect(spec, Box::new(Dispatcher::new(Arc::new(ws.clone()))))?;
+        Ok(ws)
+    }
+
+    /// 4D: `.id`. Unique in the process, increasing, never reused.
+    pub fn id(&self) -> u64 {
+        self.inner.id
+    }
+
+    /// 4D: `.url`, as given to [`new`](Self::new).
+    pub fn url(&self) -> &str {
+        &self.inner.url
+    }
+
+    /// 4D: `.dataType`.
+    pub fn data_type(&self) -> DataType {
+        self.inner.data_type
+    }
+
+    /// 4D: `.status`: `Connecting`, `Connected`, `Closing` or `Closed`.
+    pub fn status(&self) -> Status {
+        self.inner.status.get()
+    }
+
+    /// 4D: `.handler`. The handler given to [`new`](Self::new).
+    pub fn handler(&self) -> &dyn WebSocketHandler {
+        &*self.inner.handler
+    }
+
+    /// The handler as its own type, if it is a `T`.
+    pub fn handler_as<T: WebSocketHandler>(&self) -> Option<&T> {
+        let handler: &dyn Any = &*self.inner.handler;
+        handler.downcast_ref::<T>()
+    }
+
+    /// 4D: `.send(message)`. Text is sent as a text frame, a blob as a binary frame, an object
+    /// as JSON text. Never blocks: fails with [`Error::OutputFull`] when the peer is not
+    /// reading, [`Error::NotConnected`] before the connection opened, [`Error::Closed`] after.
+    pub fn send(&self, data: impl Into<Data>) -> Result<(), Error> {
+        send_data(&*self.link()?, &data.into())
+    }
+
+    /// Sends any serializable value as JSON text (an `object` message).
+    pub fn send_object<T: serde::Serialize + ?Sized>(&self, value: &T) -> Result<(), Error> {
+        self.send(Data::object(value)?)
+    }
+
+    /// 4D: `.terminate()`. Closes with 1000.
+    pub fn terminate(&self) -> Result<(), Error> {
+        self.terminate_with(1000, "")
+    }
+
+    /// 4D: `.terminate(code; reason)`. The code must be 1000 or 3000–4999; otherwise an error
+    /// and nothing is sent.
+    pub fn terminate_with(&self, code: u16, reason: &str) -> Result<(), Error> {
+        let code = check_close(code, reason)?;
+        let link = self.link()?;
+        self.inner.status.closing();
+        link.close(code, reason)
+    }
+
+    /// Waits until the connection opened (`true`) or ended without opening, or `timeout`
+    /// passed (`false`). For programs that want to block; callbacks need no waiting.
+    pub fn wait_open(&self, timeout: Duration) -> bool {
+        self.wait(timeout, |p| p.opened || p.terminated).opened
+    }
+
+    /// Waits until `on_terminate` has run, or `timeout` passed; returns whether it ran.
+    pub fn wait_closed(&self, timeout: Duration) -> bool {
+        self.wait(timeout, |p| p.terminated).terminated
+    }
+
+    fn wait(&self, timeout: Duration, done: impl Fn(&Progress) -> bool) -> Progress {
+        let deadline = Instant::now() + timeout;
+        let mut progress = self
+            .inner
+            .progress
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        while !done(&progress) {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                break;
+            }
+            progress = self
+                .inner
+                .changed
+                .wait_timeout(progress, left)
+                .unwrap_or_else(|p| p.into_inner())
+                .0;
+        }
+        Progress {
+            opened: progress.opened,
+            terminated: progress.terminated,
+        }
+    }
+
+    fn link(&self) -> Result<Arc<dyn Link>, Error> {
+        match (self.inner.link.get(), self.status()) {
+            (_, Status::Closed) => Err(Error::Closed),
+            (Some(link), _) => Ok(Arc::clone(link)),
+            (None, _) => Err(Error::NotConnected),
+        }
+    }
+
+    fn mark(&self, update: impl FnOnce(&mut Progress)) {
+        update(
+            &mut self
+                .inner
+                .progress
+                .lock()
+                .unwrap_or_else(|p| p.into_inner()),
+        );
+        self.inner.changed.notify_all();
+    }
+}
+
+impl std::fmt::Debug for WebSocket {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WebSocket")
+            .field("id", &self.id())
+            .field("url", &self.url())
+            .field("status", &self.status())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Endpoint for WebSocket {
+    fn data_type(&self) -> DataType {
+        self.inner.data_type
+    }
+
+    fn status(&self) -> &StatusCell {
+        &self.inner.status
+    }
+
+    fn attach(&self, link: Arc<dyn Link>) {
+        let _ = self.inner.link.set(link);
+    }
+
+    fn link(&self) -> Option<Arc<dyn Link>> {
+        self.inner.link.get().cloned()
+    }
+
+    fn on_open(&self) {
+        self.inner.handler.on_open(self, OpenEvent::default());
+        self.mark(|p| p.opened = true);
+    }
+
+    fn on_message(&self, event: MessageEvent) {
+        self.inner.handler.on_message(self, event);
+    }
+
+    fn on_error(&self, event: ErrorEvent) {
+        self.inner.handler.on_error(self, event);
+    }
+
+    fn on_terminate(&self, event: TerminateEvent) {
+        self.inner.handler.on_terminate(self, event);
+        self.mark(|p| p.terminated = true);
+    }
+}
+
+/// Rust-side options of a client connection (nothing in 4D matches them).
+#[derive(Clone, Debug, Default)]
+#[non_exhaustive]
+pub struct ClientOptions {
+    /// The runtime that drives the connection.
+    pub runtime: Runtime,
+    /// Limits and timeouts (handshake timeout, message size, keepalive, ...).
+    pub config: Config,
+    /// TLS for `wss://` (default: the Mozilla root store).
+    pub tls: Option<Arc<rustls::ClientConfig>>,
+}
+
+impl ClientOptions {
+    /// Default options on the default runtime.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sets the runtime.
+    #[must_use]
+    pub fn runtime(mut self, runtime: Runtime) -> Self {
+        self.runtime = runtime;
+        self
+    }
+
+    /// Sets the limits and timeouts.
+    #[must_use]
+    pub fn config(mut self, config: Config) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// Sets the TLS configuration.
+    #[must_use]
+    pub fn tls(mut self, tls: Arc<rustls::ClientConfig>) -> Self {
+        self.tls = Some(tls);
+        self
+    }
+}

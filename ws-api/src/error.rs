@@ -1,0 +1,89 @@
+//! Errors returned to the caller: misuse of the API, or a connection that cannot take the call.
+
+use std::fmt;
+
+/// Why a call failed. Nothing was sent.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Error {
+    /// The URL is not a valid `ws://` or `wss://` URL (4D: `new()` returns null and raises an
+    /// error).
+    InvalidUrl(ws_proto::handshake::UrlError),
+    /// `terminate` was given a close code other than 1000 or 3000–4999.
+    InvalidCloseCode(u16),
+    /// The close reason is longer than 123 bytes.
+    ReasonTooLong,
+    /// The connection is not open yet (a client still `Connecting`).
+    NotConnected,
+    /// The connection is closing or closed.
+    Closed,
+    /// The connection's output queue is full: the peer is not reading. Sends never block in
+    /// this API; retry later, or raise `Config::max_output_buffer`.
+    OutputFull,
+    /// The value could not be serialized to JSON.
+    Json(serde_json::Error),
+    /// The requested runtime is not compiled in (cargo features `std`, `smol`).
+    RuntimeUnavailable(&'static str),
+    /// [`WebSocketServer::new`](crate::WebSocketServer::new) needs a web server to live on
+    /// ([`ServerOptions::web_server`](crate::ServerOptions::web_server)).
+    NoWebServer,
+    /// A socket could not be opened or bound.
+    Io(std::io::Error),
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::InvalidUrl(e) => write!(f, "invalid WebSocket URL: {e}"),
+            Error::InvalidCloseCode(code) => {
+                write!(f, "close code {code} is not allowed: use 1000 or 3000-4999")
+            }
+            Error::ReasonTooLong => f.write_str("close reason longer than 123 bytes"),
+            Error::NotConnected => f.write_str("the WebSocket is not connected yet"),
+            Error::Closed => f.write_str("the WebSocket is closing or closed"),
+            Error::OutputFull => f.write_str("the output queue is full (the peer is not reading)"),
+            Error::Json(e) => write!(f, "cannot serialize to JSON: {e}"),
+            Error::RuntimeUnavailable(name) => write!(f, "runtime {name} is not compiled in"),
+            Error::NoWebServer => f.write_str(
+                "a WebSocketServer lives on a WebServer: set ServerOptions::web_server, or use \
+                 WebSocketServer::listen",
+            ),
+            Error::Io(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::InvalidUrl(e) => Some(e),
+            Error::Json(e) => Some(e),
+            Error::Io(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+impl From<std::io::Error> for Error {
+    fn from(e: std::io::Error) -> Self {
+        Error::Io(e)
+    }
+}
+
+impl From<serde_json::Error> for Error {
+    fn from(e: serde_json::Error) -> Self {
+        Error::Json(e)
+    }
+}
+
+/// Checks a close code given to `terminate` (4D: "must be 1000 or 3000–4999"; DESIGN settles
+/// the connection's "> 3000" wording the same way) and the reason's length.
+pub(crate) fn check_close(code: u16, reason: &str) -> Result<ws_proto::CloseCode, Error> {
+    if code != 1000 && !(3000..=4999).contains(&code) {
+        return Err(Error::InvalidCloseCode(code));
+    }
+    if reason.len() > 123 {
+        return Err(Error::ReasonTooLong);
+    }
+    Ok(ws_proto::CloseCode(code))
+}

@@ -1,0 +1,34 @@
+//! What a connection object needs from its runtime to send: the only runtime-specific piece of
+//! a live connection. Sends never block, on either runtime, so a callback may send to any
+//! connection (its own included) without deadlock.
+
+use ws_proto::{CloseCode, PreparedMessage};
+
+use crate::{Data, Error};
+
+/// One frame to send.
+pub(crate) enum Frame<'a> {
+    Text(&'a str),
+    Binary(&'a [u8]),
+    Prepared(&'a PreparedMessage),
+}
+
+/// The sending side of a running connection.
+pub(crate) trait Link: Send + Sync + 'static {
+    /// Queues a frame, or fails at once (full output queue, closed connection).
+    fn send(&self, frame: Frame<'_>) -> Result<(), Error>;
+    /// Starts the closing handshake.
+    fn close(&self, code: CloseCode, reason: &str) -> Result<(), Error>;
+    /// Drops the connection at once: no Close frame, no FIN.
+    fn abort(&self);
+}
+
+/// Sends `data` as 4D does: text as a text frame, a blob as a binary frame, an object as JSON
+/// text.
+pub(crate) fn send_data(link: &dyn Link, data: &Data) -> Result<(), Error> {
+    match data {
+        Data::Text(text) => link.send(Frame::Text(text)),
+        Data::Blob(bytes) => link.send(Frame::Binary(bytes)),
+        Data::Object(value) => link.send(Frame::Text(&value.to_string())),
+    }
+}

@@ -1,0 +1,155 @@
+//! The runtimes, and the little each must supply: connecting a client, serving a listener,
+//! a sending [`Link`](crate::link::Link), and a delayed call. Everything else is shared.
+
+use std::net::{SocketAddr, TcpListener};
+use std::sync::Arc;
+use std::time::Duration;
+
+use ws_proto::Config;
+use ws_proto::handshake::{Accept, Request, Response};
+
+use crate::Error;
+use crate::dispatch::Session;
+
+#[cfg(feature = "smol")]
+mod smol_rt;
+#[cfg(feature = "std")]
+mod std_rt;
+
+/// Which runtime drives connections: chosen in one place ([`WebServerOptions::runtime`],
+/// [`ServerOptions::runtime`], [`WebSocket::with_runtime`]); the same handlers run on either.
+///
+/// [`WebServerOptions::runtime`]: crate::WebServerOptions::runtime
+/// [`ServerOptions::runtime`]: crate::ServerOptions::runtime
+/// [`WebSocket::with_runtime`]: crate::WebSocket::with_runtime
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Runtime {
+    /// `ws-runtime-std`: blocking sockets, two threads per connection (cargo feature `std`).
+    Std,
+    /// `ws-runtime-smol`: async tasks on smol's global executor (cargo feature `smol`).
+    Smol,
+}
+
+impl Default for Runtime {
+    /// `Std` when compiled in, else `Smol`.
+    fn default() -> Self {
+        if cfg!(feature = "std") {
+            Runtime::Std
+        } else {
+            Runtime::Smol
+        }
+    }
+}
+
+/// A client connection to open.
+pub(crate) struct ClientSpec {
+    pub(crate) url: String,
+    pub(crate) headers: Vec<(String, String)>,
+    pub(crate) config: Config,
+    pub(crate) tls: Option<Arc<rustls::ClientConfig>>,
+}
+
+/// What a listener does with a request.
+pub(crate) enum Route {
+    /// Complete the upgrade and drive `session`.
+    Upgrade {
+        accept: Accept,
+        session: Box<dyn Session>,
+    },
+    /// Answer and close.
+    Respond(Response),
+}
+
+/// Decides what each request on a listener gets.
+pub(crate) trait Router: Send + Sync + 'static {
+    fn route(&self, request: &Request, remote: Option<SocketAddr>) -> Route;
+}
+
+/// A running accept loop; stopping it leaves open connections alone.
+pub(crate) struct ListenerHandle {
+    stop: Option<Box<dyn FnOnce() + Send>>,
+}
+
+impl ListenerHandle {
+    pub(crate) fn new(stop: impl FnOnce() + Send + 'static) -> Self {
+        ListenerHandle {
+            stop: Some(Box::new(stop)),
+        }
+    }
+
+    pub(crate) fn stop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            stop();
+        }
+    }
+}
+
+impl Drop for ListenerHandle {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+impl Runtime {
+    fn unavailable(self) -> Error {
+        Error::RuntimeUnavailable(match self {
+            Runtime::Std => "std",
+            Runtime::Smol => "smol",
+        })
+    }
+
+    /// Opens a client connection in the background, driving `session`.
+    pub(crate) fn connect(self, spec: ClientSpec, session: Box<dyn Session>) -> Result<(), Error> {
+        match self {
+            #[cfg(feature = "std")]
+            Runtime::Std => std_rt::connect(spec, session),
+            #[cfg(feature = "smol")]
+            Runtime::Smol => smol_rt::connect(spec, session),
+            #[allow(unreachable_patterns)]
+            _ => {
+                let _ = (spec, session);
+                Err(self.unavailable())
+            }
+        }
+    }
+
+    /// Serves `listener`: every request goes through `router`.
+    pub(crate) fn serve(
+        self,
+        listener: TcpListener,
+        tls: Option<Arc<rustls::ServerConfig>>,
+        config: Config,
+        router: Arc<dyn Router>,
+    ) -> Result<ListenerHandle, Error> {
+        match self {
+            #[cfg(feature = "std")]
+            Runtime::Std => std_rt::serve(listener, tls, config, router),
+            #[cfg(feature = "smol")]
+            Runtime::Smol => smol_rt::serve(listener, tls, config, router),
+            #[allow(unreachable_patterns)]
+            _ => {
+                let _ = (listener, tls, config, router);
+                Err(self.unavailable())
+            }
+        }
+    }
+
+    /// Calls `f` after `delay`, without blocking the caller.
+    pub(crate) fn after(self, delay: Duration, f: impl FnOnce() + Send + 'static) {
+        match self {
+            #[cfg(feature = "std")]
+            Runtime::Std => std_rt::after(delay, f),
+            #[cfg(feature = "smol")]
+            Runtime::Smol => smol_rt::after(delay, f),
+            #[allow(unreachable_patterns)]
+            _ => {
+                let _ = (delay, f);
+            }
+        }
+    }
+}
+
+/// Splits the handler's headers into the builder calls: one `Cookie` string, the rest as is.
+pub(crate) fn is_cookie(name: &str) -> bool {
+    name.eq_ignore_ascii_case("cookie")
+}

@@ -1,0 +1,177 @@
+//! Plumbing for `ws-runtime-smol`: a task per connection on smol's global executor driving the
+//! dispatcher.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_io::Async;
+use ws_proto::{CloseCode, Config};
+use ws_runtime_smol::{
+    AcceptError, ClientBuilder, ConnectError, Decision, SendError, Sender, TrySendError,
+};
+
+use super::{ClientSpec, ListenerHandle, Route, Router, is_cookie};
+use crate::dispatch::Session;
+use crate::link::{Frame, Link};
+use crate::{Error, ErrorInfo};
+
+impl Link for Sender {
+    fn send(&self, frame: Frame<'_>) -> Result<(), Error> {
+        let sent = match frame {
+            Frame::Text(text) => self.try_send_text(text),
+            Frame::Binary(bytes) => self.try_send_binary(bytes),
+            Frame::Prepared(message) => self.try_send_prepared(message),
+        };
+        sent.map_err(|e| match e {
+            TrySendError::Full => Error::OutputFull,
+            _ => Error::Closed,
+        })
+    }
+
+    fn close(&self, code: CloseCode, reason: &str) -> Result<(), Error> {
+        Sender::try_close(self, code, reason).map_err(|e| match e {
+            SendError::Closed => Error::Closed,
+            SendError::Invalid(_) => Error::InvalidCloseCode(code.0),
+        })
+    }
+
+    fn abort(&self) {
+        Sender::abort(self);
+    }
+}
+
+async fn drive(ws: ws_runtime_smol::WebSocket, mut session: Box<dyn Session>) {
+    let (sender, receiver) = ws.split();
+    session.opened(Arc::new(sender));
+    while let Some(event) = receiver.recv().await {
+        session.event(event);
+    }
+}
+
+pub(super) fn connect(spec: ClientSpec, mut session: Box<dyn Session>) -> Result<(), Error> {
+    let mut builder = ClientBuilder::new(&spec.url).map_err(|e| match e {
+        ConnectError::Url(e) => Error::InvalidUrl(e),
+        other => Error::Io(std::io::Error::other(other.to_string())),
+    })?;
+    for (name, value) in &spec.headers {
+        builder = if is_cookie(name) {
+            builder.cookie(value)
+        } else {
+            builder.header(name, value)
+        };
+    }
+    builder = builder.config(spec.config);
+    if let Some(tls) = spec.tls {
+        builder = builder.tls_config(tls);
+    }
+    smol::spawn(async move {
+        match builder.connect().await {
+            Ok((ws, _response)) => drive(ws, session).await,
+            Err(e) => session.failed(connect_error(&e)),
+        }
+    })
+    .detach();
+    Ok(())
+}
+
+/// 4D's error entry for a failed connect, naming the step.
+fn connect_error(e: &ConnectError) -> ErrorInfo {
+    let code = match e {
+        ConnectError::Dns(_) => ErrorInfo::DNS,
+        ConnectError::Tcp(_) => ErrorInfo::TCP,
+        ConnectError::Tls(_) => ErrorInfo::TLS,
+        ConnectError::Rejected(_) => ErrorInfo::HANDSHAKE_REFUSED,
+        ConnectError::Handshake(_) | ConnectError::Request(_) | ConnectError::Url(_) => {
+            ErrorInfo::HANDSHAKE
+        }
+        _ => ErrorInfo::IO,
+    };
+    let component = if code == ErrorInfo::HANDSHAKE_REFUSED || code == ErrorInfo::HANDSHAKE {
+        "ws-http"
+    } else {
+        "ws-net"
+    };
+    ErrorInfo::new(code, component, e.to_string())
+}
+
+pub(super) fn serve(
+    listener: TcpListener,
+    tls: Option<Arc<rustls::ServerConfig>>,
+    config: Config,
+    router: Arc<dyn Router>,
+) -> Result<ListenerHandle, Error> {
+    let listener = Async::new(listener)?;
+    let (stop, stopped) = async_channel::bounded::<()>(1);
+    let config = Arc::new(config);
+    smol::spawn(async move {
+        loop {
+            let next = futures_lite::future::or(
+                async {
+                    // Only ever closed, never sent on: the handle stopped the server.
+                    let _ = stopped.recv().await;
+                    None
+                },
+                async { Some(listener.accept().await) },
+            );
+            let tcp = match next.await {
+                None => break,
+                Some(Ok((tcp, _))) => tcp,
+                // Out of descriptors or similar: pause rather than spin on the error.
+                Some(Err(_)) => {
+                    async_io::Timer::after(Duration::from_millis(50)).await;
+                    continue;
+                }
+            };
+            let (tls, config, router) = (tls.clone(), Arc::clone(&config), Arc::clone(&router));
+            smol::spawn(serve_one(tcp, tls, config, router)).detach();
+        }
+    })
+    .detach();
+    Ok(ListenerHandle::new(move || {
+        stop.close();
+    }))
+}
+
+async fn serve_one(
+    tcp: Async<std::net::TcpStream>,
+    tls: Option<Arc<rustls::ServerConfig>>,
+    config: Arc<Config>,
+    router: Arc<dyn Router>,
+) {
+    let remote = tcp.get_ref().peer_addr().ok();
+    let mut session = None;
+    let accepted = ws_runtime_smol::accept_tcp(tcp, tls, &config, |request| {
+        match router.route(request, remote) {
+            Route::Upgrade { accept, session: s } => {
+                session = Some(s);
+                Decision::Accept(accept)
+            }
+            Route::Respond(response) => Decision::Reject(response),
+        }
+    })
+    .await;
+    match (accepted, session) {
+        (Ok((ws, _request, driver)), Some(session)) => {
+            smol::spawn(driver).detach();
+            drive(ws, session).await;
+        }
+        (Err(e), Some(mut session)) => session.failed(accept_error(&e)),
+        _ => {}
+    }
+}
+
+fn accept_error(e: &AcceptError) -> ErrorInfo {
+    match e {
+        AcceptError::Io(_) => ErrorInfo::new(ErrorInfo::IO, "ws-net", e.to_string()),
+        _ => ErrorInfo::new(ErrorInfo::HANDSHAKE, "ws-http", e.to_string()),
+    }
+}
+
+pub(super) fn after(delay: Duration, f: impl FnOnce() + Send + 'static) {
+    smol::spawn(async move {
+        async_io::Timer::after(delay).await;
+        f();
+    })
+    .detach();
+}

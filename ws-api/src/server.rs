@@ -1,0 +1,537 @@
+//! 4D's `WebSocketServer` and `WebSocketConnection` classes.
+
+use std::any::Any;
+use std::net::ToSocketAddrs;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
+use std::time::{Duration, Instant};
+
+use ws_proto::handshake::Accept;
+use ws_proto::{CloseCode, Config};
+
+use crate::dispatch::{Dispatcher, Endpoint, Session};
+use crate::error::check_close;
+use crate::ids::next_id;
+use crate::link::{Frame, Link, send_data};
+use crate::status::StatusCell;
+use crate::web_server::{WebServer, WebServerOptions};
+use crate::{
+    ConnectionEvent, Data, DataType, Error, ErrorEvent, MessageEvent, OpenEvent, RequestInfo,
+    ServerEvent, Status, TerminateEvent,
+};
+
+/// The callbacks of a WebSocket server (4D: the `WSSHandler` object passed to
+/// `4D.WebSocketServer.new()`). Only [`on_connection`](Self::on_connection) is required.
+pub trait WebSocketServerHandler: Any + Send + Sync {
+    /// 4D: `onConnection`. A client asks to connect; `event.request` holds its request. Return
+    /// a handler to accept (a [`WebSocketConnection`] is created, joins
+    /// [`WebSocketServer::connections`] and gets `on_open`), or `None` to refuse: the client
+    /// gets HTTP 403 before any upgrade, or the status set with
+    /// [`ConnectionEvent::refuse_with`].
+    fn on_connection(
+        &self,
+        server: &WebSocketServer,
+        event: &ConnectionEvent,
+    ) -> Option<Box<dyn ConnectionHandler>>;
+
+    /// 4D: `onOpen`. The server started.
+    fn on_open(&self, server: &WebSocketServer, event: ServerEvent) {
+        let _ = (server, event);
+    }
+
+    /// 4D: `onTerminate`. The server stopped: called after every connection's `on_terminate`.
+    fn on_terminate(&self, server: &WebSocketServer, event: ServerEvent) {
+        let _ = (server, event);
+    }
+
+    /// 4D: `onError`. A server-level error (the listener failed).
+    fn on_error(&self, server: &WebSocketServer, event: ErrorEvent) {
+        let _ = (server, event);
+    }
+}
+
+/// The callbacks of one server-side connection (4D: the `connectionHandler` returned by
+/// `onConnection`). Only [`on_message`](Self::on_message) is required; the order guarantee is
+/// the client's (see [`WebSocketHandler`](crate::WebSocketHandler)).
+pub trait ConnectionHandler: Any + Send + Sync {
+    /// 4D: `onMessage`.
+    fn on_message(&self, conn: &WebSocketConnection, event: MessageEvent);
+
+    /// 4D: `onOpen`. Called after `on_connection` accepted and the handshake completed.
+    fn on_open(&self, conn: &WebSocketConnection, event: OpenEvent) {
+        let _ = (conn, event);
+    }
+
+    /// 4D: `onError`.
+    fn on_error(&self, conn: &WebSocketConnection, event: ErrorEvent) {
+        let _ = (conn, event);
+    }
+
+    /// 4D: `onTerminate`. `event.code` is 1005 if the client sent no code, 1006 on an abnormal
+    /// end. The connection is already gone from [`WebSocketServer::connections`].
+    fn on_terminate(&self, conn: &WebSocketConnection, event: TerminateEvent) {
+        let _ = (conn, event);
+    }
+}
+
+/// Options of a WebSocket server (4D: the `options` object, plus Rust-side settings).
+#[derive(Clone, Default)]
+#[non_exhaustive]
+pub struct ServerOptions {
+    /// 4D: `path`. The exact request path this server answers; `None` answers every path not
+    /// claimed by another server.
+    pub path: Option<String>,
+    /// 4D: `dataType`.
+    pub data_type: DataType,
+    /// The web server to live on (4D: the WebSocket server shares the web server's host and
+    /// port). Required by [`WebSocketServer::new`]; [`WebSocketServer::listen`] starts one.
+    pub web_server: Option<WebServer>,
+    /// Limits, timeouts and keepalive of each connection.
+    pub config: Config,
+    /// Subprotocols this server speaks, most preferred first; the first one the client offers
+    /// is confirmed.
+    pub subprotocols: Vec<String>,
+}
+
+impl ServerOptions {
+    /// Default options: every path, text, default limits.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sets [`path`](Self::path).
+    #[must_use]
+    pub fn path(mut self, path: impl Into<String>) -> Self {
+        self.path = Some(path.into());
+        self
+    }
+
+    /// Sets [`data_type`](Self::data_type).
+    #[must_use]
+    pub fn data_type(mut self, data_type: DataType) -> Self {
+        self.data_type = data_type;
+        self
+    }
+
+    /// Sets [`web_server`](Self::web_server).
+    #[must_use]
+    pub fn web_server(mut self, web_server: &WebServer) -> Self {
+        self.web_server = Some(web_server.clone());
+        self
+    }
+
+    /// Sets [`config`](Self::config).
+    #[must_use]
+    pub fn config(mut self, config: Config) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// Adds a supported subprotocol.
+    #[must_use]
+    pub fn subprotocol(mut self, protocol: impl Into<String>) -> Self {
+        self.subprotocols.push(protocol.into());
+        self
+    }
+}
+
+/// A WebSocket server (4D: `4D.WebSocketServer`): handles the upgrade requests for its `path`
+/// on a [`WebServer`]. Cheap to clone; every clone is the same server.
+#[derive(Clone)]
+pub struct WebSocketServer {
+    inner: Arc<ServerInner>,
+}
+
+struct ServerInner {
+    handler: Box<dyn WebSocketServerHandler>,
+    path: Option<String>,
+    data_type: DataType,
+    config: Config,
+    subprotocols: Vec<String>,
+    web_server: WebServer,
+    /// A web server started by [`WebSocketServer::listen`] stops with this server.
+    owns_web_server: bool,
+    state: Mutex<ServerState>,
+    changed: Condvar,
+    terminated: AtomicBool,
+}
+
+struct ServerState {
+    /// Open connections in id order.
+    connections: Vec<WebSocketConnection>,
+    /// Connections accepted by `on_connection` whose `on_terminate` has not run yet.
+    unfinished: usize,
+    /// The server's own `on_terminate` ran.
+    finished: bool,
+}
+
+impl WebSocketServer {
+    /// 4D: `4D.WebSocketServer.new(handler; options)`. Creates the server on
+    /// `options.web_server` and starts it: `on_open` is called before this returns.
+    pub fn new(
+        handler: impl WebSocketServerHandler,
+        options: ServerOptions,
+    ) -> Result<Self, Error> {
+        let web_server = options.web_server.clone().ok_or(Error::NoWebServer)?;
+        Ok(Self::start(Box::new(handler), options, web_server, false))
+    }
+
+    /// Starts a [`WebServer`] of its own on `addr` (default runtime, plain `ws://`) and the
+    /// WebSocket server on it. The web server stops with [`terminate`](Self::terminate).
+    pub fn listen(
+        addr: impl ToSocketAddrs,
+        handler: impl WebSocketServerHandler,
+        options: ServerOptions,
+    ) -> Result<Self, Error> {
+        let web_server = WebServer::start(WebServerOptions::new().addr(addr)?)?;
+        Ok(Self::start(Box::new(handler), options, web_server, true))
+    }
+
+    fn start(
+        handler: Box<dyn WebSocketServerHandler>,
+        options: ServerOptions,
+        web_server: WebServer,
+        owns_web_server: bool,
+    ) -> Self {
+        let server = WebSocketServer {
+            inner: Arc::new(ServerInner {
+                handler,
+                path: options.path,
+                data_type: options.data_type,
+                config: options.config,
+                subprotocols: options.subprotocols,
+                web_server: web_server.clone(),
+                owns_web_server,
+                state: Mutex::new(ServerState {
+                    connections: Vec::new(),
+                    unfinished: 0,
+                    finished: false,
+                }),
+                changed: Condvar::new(),
+                terminated: AtomicBool::new(false),
+            }),
+        };
+        web_server.add(server.clone());
+        server.inner.handler.on_open(&server, ServerEvent::open());
+        server
+    }
+
+    /// 4D: `.connections`. The open connections, oldest first. A closed connection has status
+    /// `Closed` and is no longer listed.
+    pub fn connections(&self) -> Vec<WebSocketConnection> {
+        self.state().connections.clone()
+    }
+
+    /// 4D: `.dataType`.
+    pub fn data_type(&self) -> DataType {
+        self.inner.data_type
+    }
+
+    /// 4D: `.handler`.
+    pub fn handler(&self) -> &dyn WebSocketServerHandler {
+        &*self.inner.handler
+    }
+
+    /// The handler as its own type, if it is a `T`.
+    pub fn handler_as<T: WebSocketServerHandler>(&self) -> Option<&T> {
+        let handler: &dyn Any = &*self.inner.handler;
+        handler.downcast_ref::<T>()
+    }
+
+    /// 4D: `.path`. `None` when the server answers every path.
+    pub fn path(&self) -> Option<&str> {
+        self.inner.path.as_deref()
+    }
+
+    /// 4D: `.terminated`.
+    pub fn terminated(&self) -> bool {
+        self.inner.terminated.load(Ordering::SeqCst)
+    }
+
+    /// The web server this server lives on.
+    pub fn web_server(&self) -> &WebServer {
+        &self.inner.web_server
+    }
+
+    /// Sends `data` to every open connection, encoding the frame once; `except` skips one
+    /// connection (typically the sender). Returns how many connections it was queued on
+    /// (connections whose output queue is full are skipped).
+    pub fn broadcast(&self, data: impl Into<Data>, except: Option<u64>) -> usize {
+        let prepared = data.into().prepare();
+        self.connections()
+            .iter()
+            .filter(|c| Some(c.id()) != except)
+            .filter(|c| {
+                c.link()
+                    .is_ok_and(|l| l.send(Frame::Prepared(&prepared)).is_ok())
+            })
+            .count()
+    }
+
+    /// 4D: `.terminate({timeout})`. Stops accepting connections, then:
+    ///
+    /// * `None`: a close handshake (1001) with every peer, waiting for each to end;
+    /// * `Some(t)`: the same, but sockets still open after `t` are destroyed;
+    /// * `Some(Duration::ZERO)`: every socket is destroyed at once, with no Close frame and
+    ///   no FIN.
+    ///
+    /// Returns at once. The connections' `on_terminate` follow, then the server's
+    /// ([`wait_terminated`](Self::wait_terminated) blocks until then).
+    pub fn terminate(&self, timeout: Option<Duration>) {
+        if self.inner.terminated.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        self.inner.web_server.remove(self);
+        if self.inner.owns_web_server {
+            self.inner.web_server.stop();
+        }
+        let connections = self.connections();
+        for conn in &connections {
+            let Ok(link) = conn.link() else { continue };
+            if timeout == Some(Duration::ZERO) {
+                link.abort();
+            } else {
+                conn.inner.status.closing();
+                let _ = link.close(CloseCode::GOING_AWAY, "server terminated");
+            }
+        }
+        if let Some(timeout) = timeout.filter(|t| !t.is_zero()) {
+            self.inner.web_server.runtime().after(timeout, move || {
+                for conn in connections {
+                    if let Ok(link) = conn.link() {
+                        link.abort();
+                    }
+                }
+            });
+        }
+        self.finish_if_done();
+    }
+
+    /// Blocks until the server's `on_terminate` has run, or `timeout` passed; returns whether it
+    /// ran.
+    pub fn wait_terminated(&self, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        let mut state = self.state();
+        while !state.finished {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return false;
+            }
+            state = self
+                .inner
+                .changed
+                .wait_timeout(state, left)
+                .unwrap_or_else(|p| p.into_inner())
+                .0;
+        }
+        true
+    }
+
+    fn state(&self) -> MutexGuard<'_, ServerState> {
+        self.inner.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Calls the server's `on_terminate` once it is terminated and every accepted connection
+    /// has had its own.
+    fn finish_if_done(&self) {
+        let fire = {
+            let mut state = self.state();
+            let fire = self.terminated() && state.unfinished == 0 && !state.finished;
+            state.finished |= fire;
+            fire
+        };
+        if fire {
+            self.inner
+                .handler
+                .on_terminate(self, ServerEvent::terminate());
+            self.inner.changed.notify_all();
+        }
+    }
+
+    /// Asks the handler about a request and, if it accepts, prepares the connection (called by
+    /// the web server's router, on the request's thread or task).
+    pub(crate) fn connect(
+        &self,
+        request: RequestInfo,
+    ) -> Result<(Accept, Box<dyn Session>), ws_proto::handshake::Response> {
+        let event = ConnectionEvent::new(request);
+        let Some(handler) = self.inner.handler.on_connection(self, &event) else {
+            return Err(event.take_refusal());
+        };
+        let mut accept = Accept::new().with_config(self.inner.config.clone());
+        let offered = &event.request.subprotocols;
+        if let Some(chosen) = self.inner.subprotocols.iter().find(|p| offered.contains(p)) {
+            accept = accept.with_subprotocol(chosen.clone());
+        }
+        let conn = WebSocketConnection {
+            inner: Arc::new(ConnInner {
+                id: next_id(),
+                handler,
+                server: self.clone(),
+                data_type: self.inner.data_type,
+                status: StatusCell::new(Status::Connecting),
+                link: OnceLock::new(),
+                request: event.request,
+            }),
+        };
+        self.state().unfinished += 1;
+        Ok((accept, Box::new(Dispatcher::new(Arc::new(conn)))))
+    }
+
+    pub(crate) fn same(&self, other: &WebSocketServer) -> bool {
+        Arc::ptr_eq(&self.inner, &other.inner)
+    }
+
+    pub(crate) fn report_error(&self, event: ErrorEvent) {
+        self.inner.handler.on_error(self, event);
+    }
+}
+
+impl std::fmt::Debug for WebSocketServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WebSocketServer")
+            .field("path", &self.path())
+            .field("data_type", &self.data_type())
+            .field("terminated", &self.terminated())
+            .finish_non_exhaustive()
+    }
+}
+
+/// One server-side connection (4D: `4D.WebSocketConnection`). Cheap to clone.
+#[derive(Clone)]
+pub struct WebSocketConnection {
+    inner: Arc<ConnInner>,
+}
+
+struct ConnInner {
+    id: u64,
+    handler: Box<dyn ConnectionHandler>,
+    server: WebSocketServer,
+    data_type: DataType,
+    status: StatusCell,
+    link: OnceLock<Arc<dyn Link>>,
+    request: RequestInfo,
+}
+
+impl WebSocketConnection {
+    /// 4D: `.id`. Unique in the process, increasing, never reused.
+    pub fn id(&self) -> u64 {
+        self.inner.id
+    }
+
+    /// 4D: `.status`: `Connected`, `Closing` or `Closed`.
+    pub fn status(&self) -> Status {
+        self.inner.status.get()
+    }
+
+    /// 4D: `.handler`.
+    pub fn handler(&self) -> &dyn ConnectionHandler {
+        &*self.inner.handler
+    }
+
+    /// The handler as its own type, if it is a `T`.
+    pub fn handler_as<T: ConnectionHandler>(&self) -> Option<&T> {
+        let handler: &dyn Any = &*self.inner.handler;
+        handler.downcast_ref::<T>()
+    }
+
+    /// 4D: `.wss`. The server this connection belongs to.
+    pub fn wss(&self) -> &WebSocketServer {
+        &self.inner.server
+    }
+
+    /// The upgrade request that opened this connection.
+    pub fn request(&self) -> &RequestInfo {
+        &self.inner.request
+    }
+
+    /// 4D: `.send(message)`: text as a text frame, blob as binary, object as JSON text. Never
+    /// blocks: fails with [`Error::OutputFull`] when the client is not reading.
+    pub fn send(&self, data: impl Into<Data>) -> Result<(), Error> {
+        send_data(&*self.link()?, &data.into())
+    }
+
+    /// Sends any serializable value as JSON text.
+    pub fn send_object<T: serde::Serialize + ?Sized>(&self, value: &T) -> Result<(), Error> {
+        self.send(Data::object(value)?)
+    }
+
+    /// 4D: `.terminate()`. Closes with 1000.
+    pub fn terminate(&self) -> Result<(), Error> {
+        self.terminate_with(1000, "")
+    }
+
+    /// 4D: `.terminate(code; message)`. The code must be 1000 or 3000–4999 (DESIGN settles 4D's
+    /// "> 3000" wording like the client's rule); otherwise an error and nothing is sent.
+    pub fn terminate_with(&self, code: u16, reason: &str) -> Result<(), Error> {
+        let code = check_close(code, reason)?;
+        let link = self.link()?;
+        self.inner.status.closing();
+        link.close(code, reason)
+    }
+
+    fn link(&self) -> Result<Arc<dyn Link>, Error> {
+        match (self.inner.link.get(), self.status()) {
+            (_, Status::Closed) => Err(Error::Closed),
+            (Some(link), _) => Ok(Arc::clone(link)),
+            (None, _) => Err(Error::NotConnected),
+        }
+    }
+}
+
+impl std::fmt::Debug for WebSocketConnection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WebSocketConnection")
+            .field("id", &self.id())
+            .field("status", &self.status())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Endpoint for WebSocketConnection {
+    fn data_type(&self) -> DataType {
+        self.inner.data_type
+    }
+
+    fn status(&self) -> &StatusCell {
+        &self.inner.status
+    }
+
+    fn attach(&self, link: Arc<dyn Link>) {
+        let server = &self.inner.server;
+        let _ = self.inner.link.set(Arc::clone(&link));
+        let mut state = server.state();
+        let at = state.connections.partition_point(|c| c.id() < self.id());
+        state.connections.insert(at, self.clone());
+        drop(state);
+        // The server was terminated while this handshake was under way.
+        if server.terminated() {
+            self.inner.status.closing();
+            let _ = link.close(CloseCode::GOING_AWAY, "server terminated");
+        }
+    }
+
+    fn link(&self) -> Option<Arc<dyn Link>> {
+        self.inner.link.get().cloned()
+    }
+
+    fn on_open(&self) {
+        self.inner.handler.on_open(self, OpenEvent::default());
+    }
+
+    fn on_message(&self, event: MessageEvent) {
+        self.inner.handler.on_message(self, event);
+    }
+
+    fn on_error(&self, event: ErrorEvent) {
+        self.inner.handler.on_error(self, event);
+    }
+
+    fn on_terminate(&self, event: TerminateEvent) {
+        let server = &self.inner.server;
+        server.state().connections.retain(|c| c.id() != self.id());
+        self.inner.handler.on_terminate(self, event);
+        server.state().unfinished -= 1;
+        server.finish_if_done();
+    }
+}

@@ -1,0 +1,352 @@
+//! The web server WebSocket servers live on: one HTTP/1.1 listener (plain or TLS) that routes
+//! upgrade requests to the [`WebSocketServer`] of their path and answers plain requests with a
+//! page or a clear status.
+
+use std::net::{SocketAddr, TcpListener, ToSocketAddrs};
+use std::path::{Component, Path, PathBuf};
+use std::sync::{Arc, Mutex, RwLock, Weak};
+
+use ws_proto::Config;
+use ws_proto::handshake::{Request, Response};
+
+use crate::runtime::{ListenerHandle, Route, Router, Runtime};
+use crate::{Error, ErrorEvent, ErrorInfo, RequestInfo, WebSocketServer};
+
+/// Answers plain HTTP requests (not upgrades) on a [`WebServer`]: return a response, or `None`
+/// to fall through to the static directory and then to 404.
+pub trait HttpHandler: Send + Sync + 'static {
+    /// Called for every plain GET or HEAD request.
+    fn on_request(&self, request: &RequestInfo) -> Option<Response>;
+}
+
+impl<F> HttpHandler for F
+where
+    F: Fn(&RequestInfo) -> Option<Response> + Send + Sync + 'static,
+{
+    fn on_request(&self, request: &RequestInfo) -> Option<Response> {
+        self(request)
+    }
+}
+
+/// Options of a [`WebServer`].
+#[derive(Clone)]
+#[non_exhaustive]
+pub struct WebServerOptions {
+    /// Where to listen. Default `127.0.0.1:8080`.
+    pub addr: SocketAddr,
+    /// The runtime that drives every connection of this server.
+    pub runtime: Runtime,
+    /// Serve `https://` and `wss://` with this configuration.
+    pub tls: Option<Arc<rustls::ServerConfig>>,
+    /// Limits of the HTTP request head (size, header count, handshake timeout).
+    pub config: Config,
+    /// Plain HTTP requests are first offered to this handler.
+    pub http_handler: Option<Arc<dyn HttpHandler>>,
+    /// Then files are served from this directory (`index.html` for a directory).
+    pub static_dir: Option<PathBuf>,
+}
+
+impl Default for WebServerOptions {
+    fn default() -> Self {
+        WebServerOptions {
+            addr: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            runtime: Runtime::default(),
+            tls: None,
+            config: Config::default(),
+            http_handler: None,
+            static_dir: None,
+        }
+    }
+}
+
+impl WebServerOptions {
+    /// Default options.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sets the listening address (the first one `addr` resolves to).
+    pub fn addr(mut self, addr: impl ToSocketAddrs) -> Result<Self, Error> {
+        self.addr = addr.to_socket_addrs()?.next().ok_or_else(|| {
+            Error::Io(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                "no address",
+            ))
+        })?;
+        Ok(self)
+    }
+
+    /// Sets the runtime.
+    #[must_use]
+    pub fn runtime(mut self, runtime: Runtime) -> Self {
+        self.runtime = runtime;
+        self
+    }
+
+    /// Serves TLS.
+    #[must_use]
+    pub fn tls(mut self, tls: Arc<rustls::ServerConfig>) -> Self {
+        self.tls = Some(tls);
+        self
+    }
+
+    /// Sets the request limits.
+    #[must_use]
+    pub fn config(mut self, config: Config) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// Sets the plain HTTP handler.
+    #[must_use]
+    pub fn http_handler(mut self, handler: impl HttpHandler) -> Self {
+        self.http_handler = Some(Arc::new(handler));
+        self
+    }
+
+    /// Sets the static directory.
+    #[must_use]
+    pub fn static_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.static_dir = Some(dir.into());
+        self
+    }
+}
+
+/// An HTTP/1.1 listener hosting WebSocket servers (4D: the web server a `WebSocketServer`
+/// shares its host and port with). Cheap to clone.
+#[derive(Clone)]
+pub struct WebServer {
+    inner: Arc<WebInner>,
+}
+
+struct WebInner {
+    addr: SocketAddr,
+    secure: bool,
+    runtime: Runtime,
+    servers: RwLock<Vec<WebSocketServer>>,
+    http_handler: Option<Arc<dyn HttpHandler>>,
+    static_dir: Option<PathBuf>,
+    listener: Mutex<Option<ListenerHandle>>,
+}
+
+impl WebServer {
+    /// Binds and starts serving.
+    pub fn start(options: WebServerOptions) -> Result<WebServer, Error> {
+        let listener = TcpListener::bind(options.addr)?;
+        let addr = listener.local_addr()?;
+        let inner = Arc::new(WebInner {
+            addr,
+            secure: options.tls.is_some(),
+            runtime: options.runtime,
+            servers: RwLock::new(Vec::new()),
+            http_handler: options.http_handler,
+            static_dir: options.static_dir,
+            listener: Mutex::new(None),
+        });
+        let router = Arc::new(WebRouter {
+            web: Arc::downgrade(&inner),
+        });
+        let handle = options
+            .runtime
+            .serve(listener, options.tls, options.config, router)?;
+        *inner.listener.lock().unwrap_or_else(|p| p.into_inner()) = Some(handle);
+        Ok(WebServer { inner })
+    }
+
+    /// The bound address (useful after binding port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.inner.addr
+    }
+
+    /// The `ws://` (or `wss://`) URL of `path` on this server.
+    pub fn ws_url(&self, path: &str) -> String {
+        let scheme = if self.inner.secure { "wss" } else { "ws" };
+        format!("{scheme}://{}{path}", self.inner.addr)
+    }
+
+    /// The `http://` (or `https://`) URL of `path` on this server.
+    pub fn http_url(&self, path: &str) -> String {
+        let scheme = if self.inner.secure { "https" } else { "http" };
+        format!("{scheme}://{}{path}", self.inner.addr)
+    }
+
+    /// The runtime driving this server's connections.
+    pub fn runtime(&self) -> Runtime {
+        self.inner.runtime
+    }
+
+    /// Stops accepting connections. Open connections carry on; terminate their WebSocket
+    /// servers to close them.
+    pub fn stop(&self) {
+        let handle = self
+            .inner
+            .listener
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        drop(handle);
+    }
+
+    pub(crate) fn add(&self, server: WebSocketServer) {
+        self.inner
+            .servers
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(server);
+    }
+
+    pub(crate) fn remove(&self, server: &WebSocketServer) {
+        let mut servers = self
+            .inner
+            .servers
+            .write()
+            .unwrap_or_else(|p| p.into_inner());
+        servers.retain(|s| !s.same(server));
+    }
+}
+
+impl std::fmt::Debug for WebServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WebServer")
+            .field("addr", &self.inner.addr)
+            .finish_non_exhaustive()
+    }
+}
+
+struct WebRouter {
+    web: Weak<WebInner>,
+}
+
+impl Router for WebRouter {
+    fn route(&self, request: &Request, remote: Option<SocketAddr>) -> Route {
+        let Some(web) = self.web.upgrade() else {
+            return Route::Respond(text(503, "server stopped\n"));
+        };
+        let path = request.path();
+        let (exact, catch_all) = {
+            let servers = web.servers.read().unwrap_or_else(|p| p.into_inner());
+            let exact = servers.iter().find(|s| s.path() == Some(path)).cloned();
+            let catch_all = servers.iter().find(|s| s.path().is_none()).cloned();
+            (exact, catch_all)
+        };
+        if request.is_upgrade() {
+            let Some(server) = exact.or(catch_all) else {
+                return Route::Respond(text(404, "no WebSocket server at this path\n"));
+            };
+            if let Err(e) = request.validate_upgrade() {
+                return Route::Respond(e.to_response());
+            }
+            return match server.connect(RequestInfo::new(request, remote)) {
+                Ok((accept, session)) => Route::Upgrade { accept, session },
+                Err(refusal) => Route::Respond(refusal),
+            };
+        }
+        if !matches!(request.method(), "GET" | "HEAD") {
+            return Route::Respond(
+                text(405, "method not allowed\n").with_header("Allow", "GET, HEAD"),
+            );
+        }
+        // A plain request to a WebSocket path: say what it takes (RFC 6455 §4.2.2, RFC 9110).
+        if exact.is_some() {
+            return Route::Respond(upgrade_required());
+        }
+        if let Some(handler) = &web.http_handler
+            && let Some(response) = handler.on_request(&RequestInfo::new(request, remote))
+        {
+            return Route::Respond(response);
+        }
+        if let Some(dir) = &web.static_dir
+            && let Some(response) = static_file(dir, path)
+        {
+            return Route::Respond(response);
+        }
+        if catch_all.is_some() {
+            return Route::Respond(upgrade_required());
+        }
+        Route::Respond(text(404, "not found\n"))
+    }
+}
+
+impl WebServer {
+    /// Reports a listener failure to every WebSocket server's `on_error`.
+    #[allow(dead_code)]
+    pub(crate) fn report_error(&self, message: &str) {
+        let servers = self
+            .inner
+            .servers
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        for server in servers {
+            server.report_error(ErrorEvent::one(ErrorInfo::new(
+                ErrorInfo::IO,
+                "ws-net",
+                message,
+            )));
+        }
+    }
+}
+
+fn text(status: u16, body: &str) -> Response {
+    Response::new(status)
+        .with_header("Content-Type", "text/plain; charset=utf-8")
+        .with_body(body.to_owned())
+}
+
+fn upgrade_required() -> Response {
+    text(426, "this path only speaks WebSocket\n")
+        .with_header("Upgrade", "websocket")
+        .with_header("Sec-WebSocket-Version", "13")
+}
+
+/// A file under `dir` for a request path: no `..`, no absolute components; a directory serves
+/// its `index.html`.
+fn static_file(dir: &Path, path: &str) -> Option<Response> {
+    let mut file = dir.to_path_buf();
+    for part in Path::new(path.trim_start_matches('/')).components() {
+        match part {
+            Component::Normal(part) => file.push(part),
+            Component::CurDir => {}
+            _ => return None,
+        }
+    }
+    if file.is_dir() {
+        file.push("index.html");
+    }
+    let body = std::fs::read(&file).ok()?;
+    Some(
+        Response::new(200)
+            .with_header("Content-Type", content_type(&file))
+            .with_body(body),
+    )
+}
+
+fn content_type(file: &Path) -> &'static str {
+    match file
+        .extension()
+        .and_then(|e| e.to_str())
+        .unwrap_or_default()
+    {
+        "html" | "htm" => "text/html; charset=utf-8",
+        "js" | "mjs" => "text/javascript; charset=utf-8",
+        "css" => "text/css; charset=utf-8",
+        "json" => "application/json",
+        "svg" => "image/svg+xml",
+        "png" => "image/png",
+        "ico" => "image/x-icon",
+        "txt" => "text/plain; charset=utf-8",
+        _ => "application/octet-stream",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn static_paths_cannot_escape_the_directory() {
+        let dir = std::env::temp_dir();
+        assert!(static_file(&dir, "/../etc/passwd").is_none());
+        assert!(static_file(&dir, "/definitely-not-a-file-here.txt").is_none());
+    }
+}
