@@ -6,7 +6,8 @@
 #   RUNS="server-std client-smol" scripts/autobahn.sh
 #   CASES='["1.*","2.*"]' scripts/autobahn.sh   # a subset (missing cases are then not checked)
 #
-# Each run is "<role>-<runtime>[-api]": `server-*` drives the fuzzing client against our
+# Each run is "<role>-<runtime>[-api]" (2 roles x 2 runtimes x 2 layers, all eight by default):
+# `server-*` drives the fuzzing client against our
 # autobahn-server, `client-*` runs our autobahn-client against the fuzzing server. A run fails on
 # any FAILED, any NON-STRICT, any behaviour that differs from the expectations and any expected
 # case missing from the report (wstest silently skips the rest when a testee refuses a
@@ -29,7 +30,7 @@ if ! WSTEST=$(find_wstest); then
   WSTEST=$(find_wstest) || { echo "autobahn: wstest still not found after installing" >&2; exit 1; }
 fi
 
-RUNS=${RUNS:-"server-std server-smol client-std client-smol"}
+RUNS=${RUNS:-"server-std server-smol client-std client-smol server-std-api server-smol-api client-std-api client-smol-api"}
 CASES=${CASES:-'["*"]'}
 EXPECTED="$root/tests/autobahn/expected-results.json"
 OUT="$root/target/autobahn"
