@@ -118,3 +118,77 @@ mod std_runtime {
         assert_eq!(out, "ok 4001");
     }
 }
+
+mod smol_runtime {
+    use super::*;
+    use ws_runtime_smol::{Decision, Server, connect};
+
+    async fn next(ws: &ws_runtime_smol::WebSocket) -> Event {
+        futures_lite_or(ws.recv(), WAIT)
+            .await
+            .expect("timed out")
+            .expect("an event")
+    }
+
+    /// `fut`, or `None` after `timeout`.
+    async fn futures_lite_or<T>(
+        fut: impl std::future::Future<Output = T>,
+        timeout: Duration,
+    ) -> Option<T> {
+        let timer = async {
+            async_io::Timer::after(timeout).await;
+            None
+        };
+        futures_lite::future::or(async { Some(fut.await) }, timer).await
+    }
+
+    #[test]
+    fn our_client_against_python_server() {
+        let server = PyServer::start();
+        smol::block_on(async {
+            let (ws, _) = connect(&format!("ws://127.0.0.1:{}/", server.port))
+                .await
+                .unwrap();
+            ws.send_text("κόσμε").await.unwrap();
+            assert_eq!(next(&ws).await, Event::Text("κόσμε".into()));
+            let big: Vec<u8> = (0..(4 << 20)).map(|i| (i % 251) as u8).collect();
+            ws.send_binary(&big).await.unwrap();
+            assert_eq!(next(&ws).await, Event::Binary(big.into()));
+            ws.send_ping(b"rust").await.unwrap();
+            assert_eq!(next(&ws).await, Event::Pong("rust".into()));
+            ws.send_text("close:4002:from python").await.unwrap();
+            let Event::Closed(outcome) = next(&ws).await else {
+                panic!("expected the close")
+            };
+            assert_eq!(
+                (outcome.code(), outcome.reason()),
+                (CloseCode(4002), "from python")
+            );
+            assert!(outcome.clean);
+        });
+    }
+
+    #[test]
+    fn python_client_against_our_server() {
+        let server = smol::block_on(async {
+            Server::bind("127.0.0.1:0")
+                .await
+                .unwrap()
+                .serve(
+                    |_| Decision::accept(),
+                    |ws, _| async move {
+                        while let Some(event) = ws.recv().await {
+                            let _ = match event {
+                                Event::Text(t) => ws.send_text(&t).await,
+                                Event::Binary(b) => ws.send_binary(&b).await,
+                                _ => Ok(()),
+                            };
+                        }
+                    },
+                )
+                .unwrap()
+        });
+        let out = run_py_client(&format!("ws://{}/", server.local_addr()));
+        assert_eq!(out, "ok 4001");
+    }
+}

@@ -14,8 +14,17 @@ impl WebSocketServerHandler for UppercaseServer {
     fn on_connection(
         &self,
         _server: &WebSocketServer,
-        _event: &ConnectionEvent,
+        event: &ConnectionEvent,
     ) -> Option<Box<dyn ConnectionHandler>> {
+        // What a client such as `headers_client` sent (4D: `$event.request.headers`).
+        let request = &event.request;
+        println!(
+            "connection from {} to {}: x-authorization={:?} cookie={:?}",
+            request.remote_address,
+            request.url,
+            request.header("x-authorization"),
+            request.header("cookie")
+        );
         Some(Box::new(Uppercase))
     }
 }

@@ -516,10 +516,18 @@ impl Connection {
     /// [`poll_transport`](Self::poll_transport): draining the output may be what a shutdown was
     /// waiting for.
     ///
+    /// Once the connection is closed its output is gone and this does nothing, so a write that
+    /// raced with [`abort`](Self::abort) is harmless.
+    ///
     /// # Panics
-    /// If `n` exceeds [`output_len`](Self::output_len): only bytes that were handed out can
-    /// have been written.
+    /// If `n` exceeds [`output_len`](Self::output_len) on a connection that is not closed: only
+    /// bytes that were handed out can have been written.
     pub fn consume_output(&mut self, n: usize) {
+        // `abort` or the end of the connection dropped the output while the caller was
+        // writing it: nothing is left to consume, and nothing can be queued any more.
+        if matches!(self.state, State::Closed) {
+            return;
+        }
         self.output.consume(n);
         self.advance();
     }

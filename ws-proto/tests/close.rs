@@ -384,3 +384,16 @@ fn no_pong_after_our_close() {
     );
     assert_eq!(d.events, [Event::Ping("late ping".into())]);
 }
+
+#[test]
+fn consuming_output_that_an_abort_dropped_is_harmless() {
+    // An adapter took the output, released its lock to write it, and another thread aborted.
+    let now = start();
+    let mut ep = Endpoint::new(Role::Server, Config::default(), now);
+    ep.conn.send_text("in flight").unwrap();
+    let taken = ep.conn.output_shared();
+    ep.conn.abort();
+    ep.conn.consume_output(taken.len());
+    assert_eq!(ep.conn.output_len(), 0);
+    assert_eq!(ep.conn.state(), ConnectionState::Closed);
+}

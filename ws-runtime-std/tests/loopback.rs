@@ -445,3 +445,105 @@ fn invalid_requests_get_the_core_status() {
             .contains("sec-websocket-version: 13")
     );
 }
+
+/// A raw TCP peer that answers the opening handshake, then runs `script` on the socket.
+fn scripted_server(
+    script: impl FnOnce(TcpStream) + Send + 'static,
+) -> (String, thread::JoinHandle<()>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let handle = thread::spawn(move || {
+        let (mut tcp, _) = listener.accept().unwrap();
+        let mut request = Vec::new();
+        let mut buf = [0u8; 1024];
+        while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+            let n = tcp.read(&mut buf).unwrap();
+            request.extend_from_slice(&buf[..n]);
+        }
+        let text = String::from_utf8(request).unwrap();
+        let key = text
+            .lines()
+            .find_map(|l| {
+                l.split_once(": ")
+                    .filter(|(k, _)| k.eq_ignore_ascii_case("sec-websocket-key"))
+            })
+            .unwrap()
+            .1
+            .trim()
+            .to_owned();
+        let reply = format!(
+            "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {}\r\n\r\n",
+            accept_key(&key)
+        );
+        tcp.write_all(reply.as_bytes()).unwrap();
+        script(tcp);
+    });
+    (format!("ws://{addr}/"), handle)
+}
+
+#[test]
+fn frames_trickling_in_one_byte_at_a_time() {
+    let (url, server) = scripted_server(|mut tcp| {
+        let mut frame = vec![0x81, 0x7e, 0x01, 0x00];
+        frame.extend(std::iter::repeat_n(b'z', 256));
+        for b in frame {
+            tcp.write_all(&[b]).unwrap();
+            tcp.flush().unwrap();
+            thread::sleep(Duration::from_micros(200));
+        }
+        thread::sleep(Duration::from_millis(200));
+    });
+    let (ws, _) = connect(&url).unwrap();
+    assert_eq!(next(&ws), Event::Text("z".repeat(256).into()));
+    server.join().unwrap();
+}
+
+#[test]
+fn eof_in_the_middle_of_a_frame_is_abnormal() {
+    let (url, server) = scripted_server(|mut tcp| {
+        // A 10-byte text frame, cut after 4 payload bytes, then FIN.
+        tcp.write_all(&[0x81, 0x0a, b'h', b'a', b'l', b'f'])
+            .unwrap();
+        tcp.shutdown(std::net::Shutdown::Write).unwrap();
+        thread::sleep(Duration::from_millis(200));
+    });
+    let (ws, _) = connect(&url).unwrap();
+    let outcome = closed(&ws);
+    assert_eq!(outcome.code(), CloseCode::ABNORMAL);
+    assert!(!outcome.clean);
+    server.join().unwrap();
+}
+
+#[test]
+fn short_writes_to_a_slow_reader_lose_nothing() {
+    // The peer reads in small bites with pauses, so the kernel buffers fill and our writes
+    // come back short; every byte must still arrive in order.
+    const LEN: usize = 4 << 20;
+    let (url, server) = scripted_server(|mut tcp| {
+        let mut got = Vec::with_capacity(LEN + 16);
+        let mut buf = [0u8; 4096];
+        while got.len() < LEN + 14 {
+            let n = tcp.read(&mut buf).unwrap();
+            assert!(n > 0, "EOF after {} bytes", got.len());
+            got.extend_from_slice(&buf[..n]);
+            if got.len() < 1 << 20 {
+                thread::sleep(Duration::from_micros(50));
+            }
+        }
+        let header = ws_proto::frame::FrameHeader::parse(&got).unwrap().unwrap();
+        let (h, len) = header;
+        assert_eq!(h.payload_len as usize, LEN);
+        let mut payload = got[len..len + LEN].to_vec();
+        ws_proto::frame::apply_mask(&mut payload, h.mask.unwrap(), 0);
+        assert!(
+            payload
+                .iter()
+                .enumerate()
+                .all(|(i, b)| *b == (i % 251) as u8)
+        );
+    });
+    let (ws, _) = connect(&url).unwrap();
+    let data: Vec<u8> = (0..LEN).map(|i| (i % 251) as u8).collect();
+    ws.send_binary(&data).unwrap();
+    server.join().unwrap();
+}
