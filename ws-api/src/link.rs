@@ -2,6 +2,7 @@
 //! a live connection. Sends never block, on either runtime, so a callback may send to any
 //! connection (its own included) without deadlock.
 
+use ws_proto::adapter::{SendError, TrySendError};
 use ws_proto::{CloseCode, PreparedMessage};
 
 use crate::{Data, Error};
@@ -30,5 +31,22 @@ pub(crate) fn send_data(link: &dyn Link, data: &Data) -> Result<(), Error> {
         Data::Text(text) => link.send(Frame::Text(text)),
         Data::Blob(bytes) => link.send(Frame::Binary(bytes)),
         Data::Object(value) => link.send(Frame::Text(&value.to_string())),
+    }
+}
+
+/// A refused non-blocking send, in this API's terms.
+pub(crate) fn send_error(error: TrySendError) -> Error {
+    match error {
+        TrySendError::Full => Error::OutputFull,
+        TrySendError::Closed | TrySendError::Invalid(_) => Error::Closed,
+    }
+}
+
+/// A refused close, in this API's terms (the code was checked before, so `Invalid` means the
+/// core refused `code`).
+pub(crate) fn close_error(error: SendError, code: CloseCode) -> Error {
+    match error {
+        SendError::Closed => Error::Closed,
+        SendError::Invalid(_) => Error::InvalidCloseCode(code.0),
     }
 }

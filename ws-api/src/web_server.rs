@@ -265,11 +265,17 @@ impl Router for WebRouter {
         }
         Route::Respond(text(404, "not found\n"))
     }
+
+    fn listener_error(&self, error: &std::io::Error) {
+        if let Some(web) = self.web.upgrade() {
+            let web = WebServer { inner: web };
+            web.report_error(&format!("accepting a connection failed: {error}"));
+        }
+    }
 }
 
 impl WebServer {
     /// Reports a listener failure to every WebSocket server's `on_error`.
-    #[allow(dead_code)]
     pub(crate) fn report_error(&self, message: &str) {
         let servers = self
             .inner

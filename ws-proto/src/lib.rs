@@ -80,6 +80,7 @@
 
 #![warn(missing_docs)]
 
+pub mod adapter;
 mod close;
 mod config;
 mod connection;

@@ -11,67 +11,14 @@ use async_io::Async;
 use futures_io::{AsyncRead, AsyncWrite};
 use futures_lite::{AsyncReadExt, AsyncWriteExt};
 use ws_proto::handshake::{
-    ClientHandshake, ClientRequest, Established, HandshakeError, Response, UrlError, WsUrl,
+    ClientHandshake, ClientRequest, Established, HandshakeError, Response, WsUrl,
 };
 use ws_proto::{Config, KeySource};
 
 use crate::driver::Driver;
 use crate::socket::WebSocket;
 use crate::{tls, with_deadline};
-
-/// The step of connecting that failed.
-#[derive(Debug)]
-#[non_exhaustive]
-pub enum ConnectError {
-    /// The URL is not a valid `ws://` or `wss://` URL.
-    Url(UrlError),
-    /// A header or option given to the builder is invalid.
-    Request(HandshakeError),
-    /// The host name did not resolve.
-    Dns(io::Error),
-    /// No TCP connection could be made to any resolved address (the last error).
-    Tcp(io::Error),
-    /// The TLS handshake failed.
-    Tls(io::Error),
-    /// The server answered the upgrade request with another status than 101: its status,
-    /// headers and body.
-    Rejected(Response),
-    /// The server's 101 response is invalid (RFC 6455 §4.1), or the handshake timed out.
-    Handshake(HandshakeError),
-    /// The connection failed while sending the request or reading the response.
-    Io(io::Error),
-}
-
-impl fmt::Display for ConnectError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            ConnectError::Url(e) => write!(f, "invalid URL: {e}"),
-            ConnectError::Request(e) => write!(f, "invalid request: {e}"),
-            ConnectError::Dns(e) => write!(f, "DNS lookup failed: {e}"),
-            ConnectError::Tcp(e) => write!(f, "TCP connect failed: {e}"),
-            ConnectError::Tls(e) => write!(f, "TLS handshake failed: {e}"),
-            ConnectError::Rejected(r) => {
-                write!(f, "server answered HTTP {} {}", r.status, r.reason)
-            }
-            ConnectError::Handshake(e) => write!(f, "WebSocket handshake failed: {e}"),
-            ConnectError::Io(e) => write!(f, "connection failed during the handshake: {e}"),
-        }
-    }
-}
-
-impl std::error::Error for ConnectError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            ConnectError::Dns(e)
-            | ConnectError::Tcp(e)
-            | ConnectError::Tls(e)
-            | ConnectError::Io(e) => Some(e),
-            ConnectError::Request(e) | ConnectError::Handshake(e) => Some(e),
-            ConnectError::Url(e) => Some(e),
-            ConnectError::Rejected(_) => None,
-        }
-    }
-}
+pub use ws_proto::adapter::ConnectError;
 
 /// Connects to `url` with default options; the connection's driver runs on smol's global
 /// executor.

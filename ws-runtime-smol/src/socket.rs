@@ -28,55 +28,13 @@ use ws_proto::{
 };
 
 use crate::driver::{Driver, socket_of};
+pub use ws_proto::adapter::{SendError, TrySendError};
 
 /// Undelivered events (as [`Connection::pending_event_bytes`] counts them, with a fixed cost per
 /// event so empty messages count too) past which the driver stops reading, so a peer that
 /// outpaces the application meets TCP backpressure instead of filling memory. A single message
 /// may exceed it (the core already holds a message whole before handing it on).
 const EVENT_BUDGET: usize = 256 << 10;
-
-/// Why a send did not happen.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum SendError {
-    /// The connection is closing or closed.
-    Closed,
-    /// The call itself was invalid (an invalid close code, a control payload over 125 bytes, a
-    /// message while a fragmented one is unfinished); nothing was sent.
-    Invalid(CoreError),
-}
-
-/// Why a non-waiting send did not happen.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum TrySendError {
-    /// The output queue is full; retry later, or use the waiting variant.
-    Full,
-    /// The connection is closing or closed.
-    Closed,
-    /// The call itself was invalid; nothing was sent.
-    Invalid(CoreError),
-}
-
-impl std::fmt::Display for SendError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            SendError::Closed => f.write_str("the WebSocket is closing or closed"),
-            SendError::Invalid(e) => write!(f, "invalid send: {e}"),
-        }
-    }
-}
-
-impl std::fmt::Display for TrySendError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            TrySendError::Full => f.write_str("the output queue is full"),
-            TrySendError::Closed => f.write_str("the WebSocket is closing or closed"),
-            TrySendError::Invalid(e) => write!(f, "invalid send: {e}"),
-        }
-    }
-}
-
-impl std::error::Error for SendError {}
-impl std::error::Error for TrySendError {}
 
 /// An async WebSocket connection.
 ///
@@ -294,10 +252,7 @@ macro_rules! send_methods {
                 pub async fn $name(&self, $($arg: $ty),*) -> Result<(), SendError> {
                     poll_fn(|cx| self.poll_send(Some(cx), |$ws| $call))
                         .await
-                        .map_err(|e| match e {
-                            TrySendError::Invalid(e) => SendError::Invalid(e),
-                            TrySendError::Full | TrySendError::Closed => SendError::Closed,
-                        })
+                        .map_err(SendError::from)
                 }
 
                 $(#[$doc])*

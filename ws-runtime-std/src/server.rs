@@ -9,57 +9,11 @@ use std::thread::{self, JoinHandle};
 use std::time::Instant;
 
 use ws_proto::Config;
-use ws_proto::handshake::{Accept, HandshakeError, Request, Response, ServerHandshake};
+use ws_proto::handshake::{HandshakeError, Request, ServerHandshake};
 
 use crate::socket::WebSocket;
 use crate::transport::Transport;
-
-/// What to do with a request.
-#[derive(Clone, Debug)]
-pub enum Decision {
-    /// Complete the WebSocket handshake (optionally choosing a subprotocol and adding
-    /// headers). A request that is not a valid upgrade is answered with the status the core
-    /// chose for it instead (400, 405, 426, ...).
-    Accept(Accept),
-    /// Answer with this response and close: a refusal (403, 401, ...) or, for a plain HTTP
-    /// request, a page.
-    Reject(Response),
-}
-
-impl Decision {
-    /// Accept with no subprotocol and no extra headers.
-    pub fn accept() -> Self {
-        Decision::Accept(Accept::new())
-    }
-
-    /// Reject with a bare status.
-    pub fn reject(status: u16) -> Self {
-        Decision::Reject(Response::new(status))
-    }
-}
-
-/// Why [`accept`] did not produce a WebSocket.
-#[derive(Debug)]
-pub enum AcceptError {
-    /// The request was not a valid upgrade; the error response was sent.
-    Handshake(HandshakeError),
-    /// The hook rejected the request; its response was sent.
-    Rejected(u16),
-    /// TLS or socket failure.
-    Io(io::Error),
-}
-
-impl std::fmt::Display for AcceptError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            AcceptError::Handshake(e) => write!(f, "invalid upgrade request: {e}"),
-            AcceptError::Rejected(status) => write!(f, "request rejected with {status}"),
-            AcceptError::Io(e) => write!(f, "connection failed during the handshake: {e}"),
-        }
-    }
-}
-
-impl std::error::Error for AcceptError {}
+pub use ws_proto::adapter::{AcceptError, Decision};
 
 /// Runs the server side of the opening handshake on `transport`: reads the request (within the
 /// handshake timeout), asks `hook`, and answers. `hook` sees every well-formed HTTP request,

@@ -27,54 +27,12 @@ use ws_proto::{
 };
 
 use crate::transport::{Transport, clear_deadline, close_tcp};
+pub use ws_proto::adapter::{SendError, TrySendError};
 
 /// Size of each read from the socket.
 const READ_CHUNK: usize = 64 << 10;
 /// Most plaintext handed to TLS per write, so rustls never buffers more than this.
 const TLS_WRITE_CHUNK: usize = 64 << 10;
-
-/// Why a send did not happen.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum SendError {
-    /// The connection is closing or closed.
-    Closed,
-    /// The call itself was invalid (an invalid close code, a control payload over 125 bytes, a
-    /// message while a fragmented one is unfinished); nothing was sent.
-    Invalid(CoreError),
-}
-
-/// Why a non-blocking send did not happen.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum TrySendError {
-    /// The output queue is full; retry later, or use the blocking variant.
-    Full,
-    /// The connection is closing or closed.
-    Closed,
-    /// The call itself was invalid; nothing was sent.
-    Invalid(CoreError),
-}
-
-impl std::fmt::Display for SendError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            SendError::Closed => f.write_str("the WebSocket is closing or closed"),
-            SendError::Invalid(e) => write!(f, "invalid send: {e}"),
-        }
-    }
-}
-
-impl std::fmt::Display for TrySendError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            TrySendError::Full => f.write_str("the output queue is full"),
-            TrySendError::Closed => f.write_str("the WebSocket is closing or closed"),
-            TrySendError::Invalid(e) => write!(f, "invalid send: {e}"),
-        }
-    }
-}
-
-impl std::error::Error for SendError {}
-impl std::error::Error for TrySendError {}
 
 /// A WebSocket connection on blocking sockets.
 ///
@@ -279,10 +237,7 @@ macro_rules! send_methods {
                 ///
                 /// Blocks while the output queue is full (backpressure).
                 pub fn $name(&self, $arg: $ty) -> Result<(), SendError> {
-                    self.send_with(true, |$ws| $call).map_err(|e| match e {
-                        TrySendError::Invalid(e) => SendError::Invalid(e),
-                        _ => SendError::Closed,
-                    })
+                    self.send_with(true, |$ws| $call).map_err(SendError::from)
                 }
 
                 $(#[$doc])*
@@ -313,19 +268,13 @@ impl Sender {
     /// Sends one fragment of a text message; `is_final` ends the message.
     pub fn send_text_fragment(&self, text: &str, is_final: bool) -> Result<(), SendError> {
         self.send_with(true, |ws| ws.send_text_fragment(text, is_final))
-            .map_err(|e| match e {
-                TrySendError::Invalid(e) => SendError::Invalid(e),
-                _ => SendError::Closed,
-            })
+            .map_err(SendError::from)
     }
 
     /// Sends one fragment of a binary message; `is_final` ends the message.
     pub fn send_binary_fragment(&self, data: &[u8], is_final: bool) -> Result<(), SendError> {
         self.send_with(true, |ws| ws.send_binary_fragment(data, is_final))
-            .map_err(|e| match e {
-                TrySendError::Invalid(e) => SendError::Invalid(e),
-                _ => SendError::Closed,
-            })
+            .map_err(SendError::from)
     }
 
     /// Starts the closing handshake. Returns at once; the outcome arrives as [`Event::Closed`]
@@ -378,9 +327,7 @@ impl Sender {
                 Err(CoreError::OutputFull) if block => {
                     inner = shared.space.wait(inner).unwrap_or_else(|p| p.into_inner());
                 }
-                Err(CoreError::OutputFull) => return Err(TrySendError::Full),
-                Err(CoreError::Closed) => return Err(TrySendError::Closed),
-                Err(e) => return Err(TrySendError::Invalid(e)),
+                Err(e) => return Err(TrySendError::from_core(e)),
             }
         }
     }

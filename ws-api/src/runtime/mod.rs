@@ -8,8 +8,10 @@ use std::time::Duration;
 use ws_proto::Config;
 use ws_proto::handshake::{Accept, Request, Response};
 
-use crate::Error;
+use ws_proto::adapter::{AcceptError, ConnectError};
+
 use crate::dispatch::Session;
+use crate::{Error, ErrorInfo};
 
 #[cfg(feature = "smol")]
 mod smol_rt;
@@ -63,6 +65,8 @@ pub(crate) enum Route {
 /// Decides what each request on a listener gets.
 pub(crate) trait Router: Send + Sync + 'static {
     fn route(&self, request: &Request, remote: Option<SocketAddr>) -> Route;
+    /// Accepting a connection failed (out of descriptors, ...): reported, then retried.
+    fn listener_error(&self, error: &std::io::Error);
 }
 
 /// A running accept loop; stopping it leaves open connections alone.
@@ -146,6 +150,29 @@ impl Runtime {
                 let _ = (delay, f);
             }
         }
+    }
+}
+
+/// 4D's error entry for a failed connect, naming the step.
+pub(crate) fn connect_error(e: &ConnectError) -> ErrorInfo {
+    let (code, component) = match e {
+        ConnectError::Dns(_) => (ErrorInfo::DNS, "ws-net"),
+        ConnectError::Tcp(_) => (ErrorInfo::TCP, "ws-net"),
+        ConnectError::Tls(_) => (ErrorInfo::TLS, "ws-net"),
+        ConnectError::Rejected(_) => (ErrorInfo::HANDSHAKE_REFUSED, "ws-http"),
+        ConnectError::Handshake(_) | ConnectError::Request(_) | ConnectError::Url(_) => {
+            (ErrorInfo::HANDSHAKE, "ws-http")
+        }
+        _ => (ErrorInfo::IO, "ws-net"),
+    };
+    ErrorInfo::new(code, component, e.to_string())
+}
+
+/// 4D's error entry for an accepted connection whose handshake then failed.
+pub(crate) fn accept_error(e: &AcceptError) -> ErrorInfo {
+    match e {
+        AcceptError::Io(_) => ErrorInfo::new(ErrorInfo::IO, "ws-net", e.to_string()),
+        _ => ErrorInfo::new(ErrorInfo::HANDSHAKE, "ws-http", e.to_string()),
     }
 }
 

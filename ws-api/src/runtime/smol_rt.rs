@@ -7,14 +7,12 @@ use std::time::Duration;
 
 use async_io::Async;
 use ws_proto::{CloseCode, Config};
-use ws_runtime_smol::{
-    AcceptError, ClientBuilder, ConnectError, Decision, SendError, Sender, TrySendError,
-};
+use ws_runtime_smol::{ClientBuilder, ConnectError, Decision, Sender};
 
-use super::{ClientSpec, ListenerHandle, Route, Router, is_cookie};
+use super::{ClientSpec, ListenerHandle, Route, Router, accept_error, connect_error, is_cookie};
+use crate::Error;
 use crate::dispatch::Session;
-use crate::link::{Frame, Link};
-use crate::{Error, ErrorInfo};
+use crate::link::{Frame, Link, close_error, send_error};
 
 impl Link for Sender {
     fn send(&self, frame: Frame<'_>) -> Result<(), Error> {
@@ -23,17 +21,11 @@ impl Link for Sender {
             Frame::Binary(bytes) => self.try_send_binary(bytes),
             Frame::Prepared(message) => self.try_send_prepared(message),
         };
-        sent.map_err(|e| match e {
-            TrySendError::Full => Error::OutputFull,
-            _ => Error::Closed,
-        })
+        sent.map_err(send_error)
     }
 
     fn close(&self, code: CloseCode, reason: &str) -> Result<(), Error> {
-        Sender::try_close(self, code, reason).map_err(|e| match e {
-            SendError::Closed => Error::Closed,
-            SendError::Invalid(_) => Error::InvalidCloseCode(code.0),
-        })
+        Sender::try_close(self, code, reason).map_err(|e| close_error(e, code))
     }
 
     fn abort(&self) {
@@ -75,26 +67,6 @@ pub(super) fn connect(spec: ClientSpec, mut session: Box<dyn Session>) -> Result
     Ok(())
 }
 
-/// 4D's error entry for a failed connect, naming the step.
-fn connect_error(e: &ConnectError) -> ErrorInfo {
-    let code = match e {
-        ConnectError::Dns(_) => ErrorInfo::DNS,
-        ConnectError::Tcp(_) => ErrorInfo::TCP,
-        ConnectError::Tls(_) => ErrorInfo::TLS,
-        ConnectError::Rejected(_) => ErrorInfo::HANDSHAKE_REFUSED,
-        ConnectError::Handshake(_) | ConnectError::Request(_) | ConnectError::Url(_) => {
-            ErrorInfo::HANDSHAKE
-        }
-        _ => ErrorInfo::IO,
-    };
-    let component = if code == ErrorInfo::HANDSHAKE_REFUSED || code == ErrorInfo::HANDSHAKE {
-        "ws-http"
-    } else {
-        "ws-net"
-    };
-    ErrorInfo::new(code, component, e.to_string())
-}
-
 pub(super) fn serve(
     listener: TcpListener,
     tls: Option<Arc<rustls::ServerConfig>>,
@@ -118,7 +90,8 @@ pub(super) fn serve(
                 None => break,
                 Some(Ok((tcp, _))) => tcp,
                 // Out of descriptors or similar: pause rather than spin on the error.
-                Some(Err(_)) => {
+                Some(Err(e)) => {
+                    router.listener_error(&e);
                     async_io::Timer::after(Duration::from_millis(50)).await;
                     continue;
                 }
@@ -158,13 +131,6 @@ async fn serve_one(
         }
         (Err(e), Some(mut session)) => session.failed(accept_error(&e)),
         _ => {}
-    }
-}
-
-fn accept_error(e: &AcceptError) -> ErrorInfo {
-    match e {
-        AcceptError::Io(_) => ErrorInfo::new(ErrorInfo::IO, "ws-net", e.to_string()),
-        _ => ErrorInfo::new(ErrorInfo::HANDSHAKE, "ws-http", e.to_string()),
     }
 }
 

@@ -7,14 +7,12 @@ use std::thread;
 use std::time::Duration;
 
 use ws_proto::{CloseCode, Config};
-use ws_runtime_std::{
-    AcceptError, ClientBuilder, ConnectError, Decision, SendError, Sender, TrySendError,
-};
+use ws_runtime_std::{ClientBuilder, ConnectError, Decision, Sender};
 
-use super::{ClientSpec, ListenerHandle, Route, Router, is_cookie};
+use super::{ClientSpec, ListenerHandle, Route, Router, accept_error, connect_error, is_cookie};
+use crate::Error;
 use crate::dispatch::Session;
-use crate::link::{Frame, Link};
-use crate::{Error, ErrorInfo};
+use crate::link::{Frame, Link, close_error, send_error};
 
 impl Link for Sender {
     fn send(&self, frame: Frame<'_>) -> Result<(), Error> {
@@ -23,17 +21,11 @@ impl Link for Sender {
             Frame::Binary(bytes) => self.try_send_binary(bytes),
             Frame::Prepared(message) => self.try_send_prepared(message),
         };
-        sent.map_err(|e| match e {
-            TrySendError::Full => Error::OutputFull,
-            _ => Error::Closed,
-        })
+        sent.map_err(send_error)
     }
 
     fn close(&self, code: CloseCode, reason: &str) -> Result<(), Error> {
-        Sender::close(self, code, reason).map_err(|e| match e {
-            SendError::Closed => Error::Closed,
-            SendError::Invalid(_) => Error::InvalidCloseCode(code.0),
-        })
+        Sender::close(self, code, reason).map_err(|e| close_error(e, code))
     }
 
     fn abort(&self) {
@@ -74,26 +66,6 @@ pub(super) fn connect(spec: ClientSpec, mut session: Box<dyn Session>) -> Result
     Ok(())
 }
 
-/// 4D's error entry for a failed connect, naming the step.
-fn connect_error(e: &ConnectError) -> ErrorInfo {
-    let code = match e {
-        ConnectError::Dns(_) => ErrorInfo::DNS,
-        ConnectError::Tcp(_) => ErrorInfo::TCP,
-        ConnectError::Tls(_) => ErrorInfo::TLS,
-        ConnectError::Rejected(_) => ErrorInfo::HANDSHAKE_REFUSED,
-        ConnectError::Handshake(_) | ConnectError::Request(_) | ConnectError::Url(_) => {
-            ErrorInfo::HANDSHAKE
-        }
-        _ => ErrorInfo::IO,
-    };
-    let component = if code == ErrorInfo::HANDSHAKE_REFUSED || code == ErrorInfo::HANDSHAKE {
-        "ws-http"
-    } else {
-        "ws-net"
-    };
-    ErrorInfo::new(code, component, e.to_string())
-}
-
 pub(super) fn serve(
     listener: TcpListener,
     tls: Option<Arc<rustls::ServerConfig>>,
@@ -111,7 +83,15 @@ pub(super) fn serve(
                 if stopping.load(Ordering::SeqCst) {
                     break;
                 }
-                let Ok(tcp) = stream else { continue };
+                let tcp = match stream {
+                    Ok(tcp) => tcp,
+                    Err(e) => {
+                        router.listener_error(&e);
+                        // Out of descriptors or similar: pause rather than spin on the error.
+                        thread::sleep(Duration::from_millis(50));
+                        continue;
+                    }
+                };
                 let (tls, config, router) = (tls.clone(), Arc::clone(&config), Arc::clone(&router));
                 let _ = thread::Builder::new()
                     .name("ws-api-conn".into())
@@ -149,13 +129,6 @@ fn serve_one(
         (Ok((ws, _request)), Some(session)) => drive(ws, session),
         (Err(e), Some(mut session)) => session.failed(accept_error(&e)),
         _ => {}
-    }
-}
-
-pub(super) fn accept_error(e: &AcceptError) -> ErrorInfo {
-    match e {
-        AcceptError::Io(_) => ErrorInfo::new(ErrorInfo::IO, "ws-net", e.to_string()),
-        _ => ErrorInfo::new(ErrorInfo::HANDSHAKE, "ws-http", e.to_string()),
     }
 }
 
