@@ -10,7 +10,7 @@ use ws_proto::handshake::WsUrl;
 use crate::dispatch::{Dispatcher, Endpoint};
 use crate::error::check_close;
 use crate::ids::next_id;
-use crate::link::{Link, send_data};
+use crate::link::{Link, observed_status, send_data};
 use crate::runtime::{ClientSpec, Runtime};
 use crate::status::StatusCell;
 use crate::{Data, DataType, Error, ErrorEvent, MessageEvent, OpenEvent, Status, TerminateEvent};
@@ -169,7 +169,7 @@ impl WebSocket {
 
     /// 4D: `.status`: `Connecting`, `Connected`, `Closing` or `Closed`.
     pub fn status(&self) -> Status {
-        self.inner.status.get()
+        observed_status(self.inner.status.get(), self.inner.link.get())
     }
 
     /// 4D: `.handler`. The handler given to [`new`](Self::new).

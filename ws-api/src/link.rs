@@ -5,7 +5,9 @@
 use ws_proto::adapter::{SendError, TrySendError};
 use ws_proto::{CloseCode, PreparedMessage};
 
-use crate::{Data, Error};
+use std::sync::Arc;
+
+use crate::{Data, Error, Status};
 
 /// One frame to send.
 pub(crate) enum Frame<'a> {
@@ -22,6 +24,16 @@ pub(crate) trait Link: Send + Sync + 'static {
     fn close(&self, code: CloseCode, reason: &str) -> Result<(), Error>;
     /// Drops the connection at once: no Close frame, no FIN.
     fn abort(&self);
+    /// Whether the close handshake has begun, from either side.
+    fn is_closing(&self) -> bool;
+}
+
+/// The status to report: `Connected` turns `Closing` as soon as either side started closing.
+pub(crate) fn observed_status(stored: Status, link: Option<&Arc<dyn Link>>) -> Status {
+    match (stored, link) {
+        (Status::Connected, Some(link)) if link.is_closing() => Status::Closing,
+        (status, _) => status,
+    }
 }
 
 /// Sends `data` as 4D does: text as a text frame, a blob as a binary frame, an object as JSON

@@ -12,7 +12,7 @@ use ws_proto::{CloseCode, Config};
 use crate::dispatch::{Dispatcher, Endpoint, Session};
 use crate::error::check_close;
 use crate::ids::next_id;
-use crate::link::{Frame, Link, send_data};
+use crate::link::{Frame, Link, observed_status, send_data};
 use crate::status::StatusCell;
 use crate::web_server::{WebServer, WebServerOptions};
 use crate::{
@@ -421,7 +421,7 @@ impl WebSocketConnection {
 
     /// 4D: `.status`: `Connected`, `Closing` or `Closed`.
     pub fn status(&self) -> Status {
-        self.inner.status.get()
+        observed_status(self.inner.status.get(), self.inner.link.get())
     }
 
     /// 4D: `.handler`.

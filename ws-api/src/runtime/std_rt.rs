@@ -31,6 +31,10 @@ impl Link for Sender {
     fn abort(&self) {
         Sender::abort(self);
     }
+
+    fn is_closing(&self) -> bool {
+        Sender::state(self) != ws_proto::ConnectionState::Open
+    }
 }
 
 fn drive(ws: ws_runtime_std::WebSocket, mut session: Box<dyn Session>) {
