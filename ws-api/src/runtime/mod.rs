@@ -18,12 +18,13 @@ mod smol_rt;
 #[cfg(feature = "std")]
 mod std_rt;
 
-/// Which runtime drives connections: chosen in one place ([`WebServerOptions::runtime`],
-/// [`ServerOptions::runtime`], [`WebSocket::with_runtime`]); the same handlers run on either.
+/// Which runtime drives connections: chosen in one place per listener or client
+/// ([`WebServerOptions::runtime`], whose WebSocket servers all share it, and
+/// [`WebSocket::with_runtime`] or [`ClientOptions::runtime`]); the same handlers run on either.
 ///
 /// [`WebServerOptions::runtime`]: crate::WebServerOptions::runtime
-/// [`ServerOptions::runtime`]: crate::ServerOptions::runtime
 /// [`WebSocket::with_runtime`]: crate::WebSocket::with_runtime
+/// [`ClientOptions::runtime`]: crate::ClientOptions::runtime
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Runtime {
     /// `ws-runtime-std`: blocking sockets, two threads per connection (cargo feature `std`).
