@@ -332,11 +332,12 @@ impl Connection {
     /// Feeds bytes read from the transport.
     ///
     /// Never fails: a peer that breaks the protocol gets a Close frame with the matching code
-    /// and the connection heads for [`Event::Closed`]. Afterwards, drain the outputs: write
-    /// [`output`](Self::output), act on [`poll_transport`](Self::poll_transport), hand on
-    /// [`poll_event`](Self::poll_event) until `None`, and re-arm the timer from
-    /// [`poll_timeout`](Self::poll_timeout). Bytes that arrive after the peer's Close frame, after
-    /// a failure or after the end are discarded (RFC 6455 §5.5.1).
+    /// (once the events before the violation are polled) and the connection heads for
+    /// [`Event::Closed`]. Afterwards, drain the outputs as the [drive contract](crate) says:
+    /// write [`output`](Self::output), act on [`poll_transport`](Self::poll_transport), hand on
+    /// [`poll_event`](Self::poll_event), repeat until nothing comes out, and re-arm the timer
+    /// from [`poll_timeout`](Self::poll_timeout). Bytes that arrive after the peer's Close frame,
+    /// after a violation or after the end are discarded (RFC 6455 §5.5.1).
     pub fn receive(&mut self, now: Instant, data: &[u8]) {
         if !self.is_reading() || data.is_empty() {
             return;
