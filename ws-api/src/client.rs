@@ -1,18 +1,17 @@
 //! 4D's `WebSocket` class: a client connection with handler callbacks.
 
 use std::any::Any;
-use std::sync::{Arc, Condvar, Mutex, OnceLock};
-use std::time::{Duration, Instant};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::Duration;
 
 use ws_proto::Config;
 use ws_proto::handshake::WsUrl;
 
 use crate::dispatch::{Dispatcher, Endpoint};
-use crate::error::check_close;
 use crate::ids::next_id;
-use crate::link::{Link, observed_status, send_data};
+use crate::link::Channel;
 use crate::runtime::{ClientSpec, Runtime};
-use crate::status::StatusCell;
+use crate::status::wait_until;
 use crate::{Data, DataType, Error, ErrorEvent, MessageEvent, OpenEvent, Status, TerminateEvent};
 
 /// The callbacks and options of a client connection (4D: the `connectionHandler` object passed
@@ -84,8 +83,7 @@ struct ClientInner {
     url: String,
     data_type: DataType,
     handler: Box<dyn WebSocketHandler>,
-    status: StatusCell,
-    link: OnceLock<Arc<dyn Link>>,
+    channel: Channel,
     /// Set when `on_open` or `on_terminate` has run, for the `wait_*` helpers.
     progress: Mutex<Progress>,
     changed: Condvar,
@@ -134,8 +132,7 @@ impl WebSocket {
             url: url.to_owned(),
             data_type: handler.data_type(),
             handler: Box::new(handler),
-            status: StatusCell::new(Status::Connecting),
-            link: OnceLock::new(),
+            channel: Channel::new(),
             progress: Mutex::new(Progress::default()),
             changed: Condvar::new(),
         });
@@ -169,7 +166,7 @@ impl WebSocket {
 
     /// 4D: `.status`: `Connecting`, `Connected`, `Closing` or `Closed`.
     pub fn status(&self) -> Status {
-        observed_status(self.inner.status.get(), self.inner.link.get())
+        self.inner.channel.status()
     }
 
     /// 4D: `.handler`. The handler given to [`new`](Self::new).
@@ -187,7 +184,7 @@ impl WebSocket {
     /// as JSON text. Never blocks: fails with [`Error::OutputFull`] when the peer is not
     /// reading, [`Error::NotConnected`] before the connection opened, [`Error::Closed`] after.
     pub fn send(&self, data: impl Into<Data>) -> Result<(), Error> {
-        send_data(&*self.link()?, &data.into())
+        self.inner.channel.send(&data.into())
     }
 
     /// Sends any serializable value as JSON text (an `object` message).
@@ -203,54 +200,28 @@ impl WebSocket {
     /// 4D: `.terminate(code; reason)`. The code must be 1000 or 3000–4999; otherwise an error
     /// and nothing is sent.
     pub fn terminate_with(&self, code: u16, reason: &str) -> Result<(), Error> {
-        let code = check_close(code, reason)?;
-        let link = self.link()?;
-        self.inner.status.closing();
-        link.close(code, reason)
+        self.inner.channel.terminate(code, reason)
     }
 
     /// Waits until the connection opened (`true`) or ended without opening, or `timeout`
     /// passed (`false`). For programs that want to block; callbacks need no waiting.
     pub fn wait_open(&self, timeout: Duration) -> bool {
-        self.wait(timeout, |p| p.opened || p.terminated).opened
+        let inner = &self.inner;
+        wait_until(&inner.progress, &inner.changed, timeout, |p| {
+            p.opened || p.terminated
+        });
+        inner
+            .progress
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .opened
     }
 
     /// Waits until `on_terminate` has run, or `timeout` passed; returns whether it ran.
     pub fn wait_closed(&self, timeout: Duration) -> bool {
-        self.wait(timeout, |p| p.terminated).terminated
-    }
-
-    fn wait(&self, timeout: Duration, done: impl Fn(&Progress) -> bool) -> Progress {
-        let deadline = Instant::now() + timeout;
-        let mut progress = self
-            .inner
-            .progress
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
-        while !done(&progress) {
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                break;
-            }
-            progress = self
-                .inner
-                .changed
-                .wait_timeout(progress, left)
-                .unwrap_or_else(|p| p.into_inner())
-                .0;
-        }
-        Progress {
-            opened: progress.opened,
-            terminated: progress.terminated,
-        }
-    }
-
-    fn link(&self) -> Result<Arc<dyn Link>, Error> {
-        match (self.inner.link.get(), self.status()) {
-            (_, Status::Closed) => Err(Error::Closed),
-            (Some(link), _) => Ok(Arc::clone(link)),
-            (None, _) => Err(Error::NotConnected),
-        }
+        wait_until(&self.inner.progress, &self.inner.changed, timeout, |p| {
+            p.terminated
+        })
     }
 
     fn mark(&self, update: impl FnOnce(&mut Progress)) {
@@ -280,16 +251,8 @@ impl Endpoint for WebSocket {
         self.inner.data_type
     }
 
-    fn status(&self) -> &StatusCell {
-        &self.inner.status
-    }
-
-    fn attach(&self, link: Arc<dyn Link>) {
-        let _ = self.inner.link.set(link);
-    }
-
-    fn link(&self) -> Option<Arc<dyn Link>> {
-        self.inner.link.get().cloned()
+    fn channel(&self) -> &Channel {
+        &self.inner.channel
     }
 
     fn on_open(&self) {

@@ -11,18 +11,18 @@ use std::sync::Arc;
 use ws_proto::{CloseCode, Event};
 
 use crate::data::ReceivedPayload;
-use crate::link::Link;
-use crate::status::StatusCell;
+use crate::link::{Channel, Link};
 use crate::{Data, DataType, ErrorEvent, ErrorInfo, MessageEvent, Status, TerminateEvent};
 
 /// A connection object whose callbacks the dispatcher calls: a client `WebSocket` or a server
 /// `WebSocketConnection`.
 pub(crate) trait Endpoint: Send + Sync + 'static {
     fn data_type(&self) -> DataType;
-    fn status(&self) -> &StatusCell;
+    fn channel(&self) -> &Channel;
     /// Hands over the running connection's sending side.
-    fn attach(&self, link: Arc<dyn Link>);
-    fn link(&self) -> Option<Arc<dyn Link>>;
+    fn attach(&self, link: Arc<dyn Link>) {
+        self.channel().attach(link);
+    }
     fn on_open(&self);
     fn on_message(&self, event: MessageEvent);
     fn on_error(&self, event: ErrorEvent);
@@ -67,7 +67,7 @@ impl<E: Endpoint> Dispatcher<E> {
             return;
         }
         self.terminated = true;
-        self.endpoint.status().set(Status::Closed);
+        self.endpoint.channel().set_status(Status::Closed);
         self.endpoint.on_terminate(TerminateEvent {
             code,
             reason,
@@ -89,10 +89,10 @@ impl<E: Endpoint> Dispatcher<E> {
                     "ws-api",
                     format!("message is not JSON: {e}"),
                 ));
-                if let Some(link) = self.endpoint.link() {
-                    self.endpoint.status().closing();
-                    let _ = link.close(CloseCode::INVALID_PAYLOAD, "message is not JSON");
-                }
+                let _ = self
+                    .endpoint
+                    .channel()
+                    .close(CloseCode::INVALID_PAYLOAD, "message is not JSON");
             }
         }
     }
@@ -101,7 +101,7 @@ impl<E: Endpoint> Dispatcher<E> {
 impl<E: Endpoint> Session for Dispatcher<E> {
     fn opened(&mut self, link: Arc<dyn Link>) {
         self.endpoint.attach(link);
-        self.endpoint.status().set(Status::Connected);
+        self.endpoint.channel().set_status(Status::Connected);
         self.endpoint.on_open();
     }
 

@@ -2,11 +2,13 @@
 //! a live connection. Sends never block, on either runtime, so a callback may send to any
 //! connection (its own included) without deadlock.
 
+use std::sync::{Arc, OnceLock};
+
 use ws_proto::adapter::{SendError, TrySendError};
 use ws_proto::{CloseCode, PreparedMessage};
 
-use std::sync::Arc;
-
+use crate::error::check_close;
+use crate::status::StatusCell;
 use crate::{Data, Error, Status};
 
 /// One frame to send.
@@ -28,21 +30,79 @@ pub(crate) trait Link: Send + Sync + 'static {
     fn is_closing(&self) -> bool;
 }
 
-/// The status to report: `Connected` turns `Closing` as soon as either side started closing.
-pub(crate) fn observed_status(stored: Status, link: Option<&Arc<dyn Link>>) -> Status {
-    match (stored, link) {
-        (Status::Connected, Some(link)) if link.is_closing() => Status::Closing,
-        (status, _) => status,
-    }
+/// What a client `WebSocket` and a server `WebSocketConnection` share: the status, the link once
+/// the connection opened, and the 4D `send` / `terminate` rules on top of them.
+pub(crate) struct Channel {
+    status: StatusCell,
+    link: OnceLock<Arc<dyn Link>>,
 }
 
-/// Sends `data` as 4D does: text as a text frame, a blob as a binary frame, an object as JSON
-/// text.
-pub(crate) fn send_data(link: &dyn Link, data: &Data) -> Result<(), Error> {
-    match data {
-        Data::Text(text) => link.send(Frame::Text(text)),
-        Data::Blob(bytes) => link.send(Frame::Binary(bytes)),
-        Data::Object(value) => link.send(Frame::Text(&value.to_string())),
+impl Channel {
+    pub(crate) fn new() -> Self {
+        Channel {
+            status: StatusCell::new(Status::Connecting),
+            link: OnceLock::new(),
+        }
+    }
+
+    /// The status to report: `Connected` turns `Closing` as soon as either side started
+    /// closing.
+    pub(crate) fn status(&self) -> Status {
+        match (self.status.get(), self.link.get()) {
+            (Status::Connected, Some(link)) if link.is_closing() => Status::Closing,
+            (status, _) => status,
+        }
+    }
+
+    pub(crate) fn set_status(&self, status: Status) {
+        self.status.set(status);
+    }
+
+    pub(crate) fn attach(&self, link: Arc<dyn Link>) {
+        let _ = self.link.set(link);
+    }
+
+    /// The link, whatever the status (for aborting and closing on the API's own behalf).
+    pub(crate) fn link(&self) -> Option<&Arc<dyn Link>> {
+        self.link.get()
+    }
+
+    /// The link of an open connection.
+    fn open_link(&self) -> Result<&Arc<dyn Link>, Error> {
+        match (self.link.get(), self.status.get()) {
+            (_, Status::Closed) => Err(Error::Closed),
+            (Some(link), _) => Ok(link),
+            (None, _) => Err(Error::NotConnected),
+        }
+    }
+
+    /// 4D `.send()`: text as a text frame, a blob as a binary frame, an object as JSON text.
+    pub(crate) fn send(&self, data: &Data) -> Result<(), Error> {
+        let link = self.open_link()?;
+        match data {
+            Data::Text(text) => link.send(Frame::Text(text)),
+            Data::Blob(bytes) => link.send(Frame::Binary(bytes)),
+            Data::Object(value) => link.send(Frame::Text(&value.to_string())),
+        }
+    }
+
+    /// Sends a message encoded once (a broadcast).
+    pub(crate) fn send_prepared(&self, message: &PreparedMessage) -> Result<(), Error> {
+        self.open_link()?.send(Frame::Prepared(message))
+    }
+
+    /// 4D `.terminate(code; reason)`: the code must be 1000 or 3000–4999.
+    pub(crate) fn terminate(&self, code: u16, reason: &str) -> Result<(), Error> {
+        let code = check_close(code, reason)?;
+        self.close(code, reason)
+    }
+
+    /// Starts the closing handshake with any code that may be sent (the API's own closes:
+    /// 1001 on server terminate, 1007 for invalid JSON).
+    pub(crate) fn close(&self, code: CloseCode, reason: &str) -> Result<(), Error> {
+        let link = self.open_link()?;
+        self.status.closing();
+        link.close(code, reason)
     }
 }
 

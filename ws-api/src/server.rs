@@ -3,17 +3,16 @@
 use std::any::Any;
 use std::net::ToSocketAddrs;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
-use std::time::{Duration, Instant};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::Duration;
 
 use ws_proto::handshake::Accept;
 use ws_proto::{CloseCode, Config};
 
 use crate::dispatch::{Dispatcher, Endpoint, Session};
-use crate::error::check_close;
 use crate::ids::next_id;
-use crate::link::{Frame, Link, observed_status, send_data};
-use crate::status::StatusCell;
+use crate::link::{Channel, Link};
+use crate::status::wait_until;
 use crate::web_server::{WebServer, WebServerOptions};
 use crate::{
     ConnectionEvent, Data, DataType, Error, ErrorEvent, MessageEvent, OpenEvent, RequestInfo,
@@ -261,10 +260,7 @@ impl WebSocketServer {
         self.connections()
             .iter()
             .filter(|c| Some(c.id()) != except)
-            .filter(|c| {
-                c.link()
-                    .is_ok_and(|l| l.send(Frame::Prepared(&prepared)).is_ok())
-            })
+            .filter(|c| c.inner.channel.send_prepared(&prepared).is_ok())
             .count()
     }
 
@@ -287,20 +283,19 @@ impl WebSocketServer {
         }
         let connections = self.connections();
         for conn in &connections {
-            let Ok(link) = conn.link() else { continue };
             if timeout == Some(Duration::ZERO) {
-                link.abort();
+                conn.abort();
             } else {
-                conn.inner.status.closing();
-                let _ = link.close(CloseCode::GOING_AWAY, "server terminated");
+                let _ = conn
+                    .inner
+                    .channel
+                    .close(CloseCode::GOING_AWAY, "server terminated");
             }
         }
         if let Some(timeout) = timeout.filter(|t| !t.is_zero()) {
             self.inner.web_server.runtime().after(timeout, move || {
                 for conn in connections {
-                    if let Ok(link) = conn.link() {
-                        link.abort();
-                    }
+                    conn.abort();
                 }
             });
         }
@@ -310,21 +305,9 @@ impl WebSocketServer {
     /// Blocks until the server's `on_terminate` has run, or `timeout` passed; returns whether it
     /// ran.
     pub fn wait_terminated(&self, timeout: Duration) -> bool {
-        let deadline = Instant::now() + timeout;
-        let mut state = self.state();
-        while !state.finished {
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                return false;
-            }
-            state = self
-                .inner
-                .changed
-                .wait_timeout(state, left)
-                .unwrap_or_else(|p| p.into_inner())
-                .0;
-        }
-        true
+        wait_until(&self.inner.state, &self.inner.changed, timeout, |s| {
+            s.finished
+        })
     }
 
     fn state(&self) -> MutexGuard<'_, ServerState> {
@@ -369,8 +352,7 @@ impl WebSocketServer {
                 handler,
                 server: self.clone(),
                 data_type: self.inner.data_type,
-                status: StatusCell::new(Status::Connecting),
-                link: OnceLock::new(),
+                channel: Channel::new(),
                 request: event.request,
             }),
         };
@@ -408,8 +390,7 @@ struct ConnInner {
     handler: Box<dyn ConnectionHandler>,
     server: WebSocketServer,
     data_type: DataType,
-    status: StatusCell,
-    link: OnceLock<Arc<dyn Link>>,
+    channel: Channel,
     request: RequestInfo,
 }
 
@@ -421,7 +402,7 @@ impl WebSocketConnection {
 
     /// 4D: `.status`: `Connected`, `Closing` or `Closed`.
     pub fn status(&self) -> Status {
-        observed_status(self.inner.status.get(), self.inner.link.get())
+        self.inner.channel.status()
     }
 
     /// 4D: `.handler`.
@@ -448,7 +429,7 @@ impl WebSocketConnection {
     /// 4D: `.send(message)`: text as a text frame, blob as binary, object as JSON text. Never
     /// blocks: fails with [`Error::OutputFull`] when the client is not reading.
     pub fn send(&self, data: impl Into<Data>) -> Result<(), Error> {
-        send_data(&*self.link()?, &data.into())
+        self.inner.channel.send(&data.into())
     }
 
     /// Sends any serializable value as JSON text.
@@ -464,17 +445,13 @@ impl WebSocketConnection {
     /// 4D: `.terminate(code; message)`. The code must be 1000 or 3000–4999 (DESIGN settles 4D's
     /// "> 3000" wording like the client's rule); otherwise an error and nothing is sent.
     pub fn terminate_with(&self, code: u16, reason: &str) -> Result<(), Error> {
-        let code = check_close(code, reason)?;
-        let link = self.link()?;
-        self.inner.status.closing();
-        link.close(code, reason)
+        self.inner.channel.terminate(code, reason)
     }
 
-    fn link(&self) -> Result<Arc<dyn Link>, Error> {
-        match (self.inner.link.get(), self.status()) {
-            (_, Status::Closed) => Err(Error::Closed),
-            (Some(link), _) => Ok(Arc::clone(link)),
-            (None, _) => Err(Error::NotConnected),
+    /// Destroys the socket: no Close frame, no FIN (server `terminate` with a timeout).
+    fn abort(&self) {
+        if let Some(link) = self.inner.channel.link() {
+            link.abort();
         }
     }
 }
@@ -493,26 +470,24 @@ impl Endpoint for WebSocketConnection {
         self.inner.data_type
     }
 
-    fn status(&self) -> &StatusCell {
-        &self.inner.status
+    fn channel(&self) -> &Channel {
+        &self.inner.channel
     }
 
     fn attach(&self, link: Arc<dyn Link>) {
         let server = &self.inner.server;
-        let _ = self.inner.link.set(Arc::clone(&link));
+        self.inner.channel.attach(link);
         let mut state = server.state();
         let at = state.connections.partition_point(|c| c.id() < self.id());
         state.connections.insert(at, self.clone());
         drop(state);
         // The server was terminated while this handshake was under way.
         if server.terminated() {
-            self.inner.status.closing();
-            let _ = link.close(CloseCode::GOING_AWAY, "server terminated");
+            let _ = self
+                .inner
+                .channel
+                .close(CloseCode::GOING_AWAY, "server terminated");
         }
-    }
-
-    fn link(&self) -> Option<Arc<dyn Link>> {
-        self.inner.link.get().cloned()
     }
 
     fn on_open(&self) {

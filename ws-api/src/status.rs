@@ -2,6 +2,8 @@
 
 use std::fmt;
 use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::{Condvar, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
 /// The state of a client WebSocket or a server connection, as 4D reports it in `.status`.
 ///
@@ -77,4 +79,27 @@ impl StatusCell {
             Ordering::SeqCst,
         );
     }
+}
+
+/// Waits on `changed` until `done` holds for the value in `lock`, or `timeout` passes; returns
+/// whether it held. For the blocking `wait_*` helpers.
+pub(crate) fn wait_until<T>(
+    lock: &Mutex<T>,
+    changed: &Condvar,
+    timeout: Duration,
+    done: impl Fn(&T) -> bool,
+) -> bool {
+    let deadline = Instant::now() + timeout;
+    let mut value: MutexGuard<'_, T> = lock.lock().unwrap_or_else(|p| p.into_inner());
+    while !done(&value) {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return false;
+        }
+        value = changed
+            .wait_timeout(value, left)
+            .unwrap_or_else(|p| p.into_inner())
+            .0;
+    }
+    true
 }
