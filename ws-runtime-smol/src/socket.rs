@@ -196,9 +196,11 @@ impl Receiver {
         // answer goes out before a Close that arrived after the event (ws-proto's drive
         // contract).
         let Some(event) = inner.ws.poll_event() else {
-            // Polling may have applied a queued Close or failure: the driver has output or a
-            // transport action to act on.
-            let driver = inner.driver.clone();
+            // Polling may have applied a queued Close or failure: then the driver has output or
+            // a transport action to act on. An open connection with nothing queued needs no wake.
+            let driver = (inner.ws.output_len() > 0 || inner.ws.state() != ConnectionState::Open)
+                .then(|| inner.driver.clone())
+                .flatten();
             if inner.finished {
                 drop(inner);
                 wake(driver);

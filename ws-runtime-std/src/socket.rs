@@ -186,17 +186,22 @@ impl Receiver {
             // The application polls the core itself, one event at a time, so whatever it sends
             // in answer goes out before a Close that arrived after the event (see the drive
             // contract of ws-proto).
-            if let Some(event) = inner.ws.poll_event() {
+            let was_backlogged = inner.backlogged();
+            let event = inner.ws.poll_event();
+            // Polling may have applied a Close or a failure that queued output.
+            if inner.writer_has_work() {
+                shared.writer_wake.notify_all();
+            }
+            if let Some(event) = event {
                 if matches!(event, Event::Closed(_)) {
                     inner.finished = true;
                 }
                 drop(inner);
-                shared.space.notify_all();
-                shared.writer_wake.notify_all();
+                if was_backlogged {
+                    shared.space.notify_all();
+                }
                 return Ok(Some(event));
             }
-            // Polling may have applied a Close or a failure that queued output.
-            shared.writer_wake.notify_all();
             if inner.finished {
                 return Ok(None);
             }
@@ -348,6 +353,13 @@ impl Shared {
 }
 
 impl Inner {
+    /// Whether the writer has anything to act on: output, or a closing connection (whose
+    /// transport actions and timers it handles). An open connection with nothing queued does
+    /// not need waking.
+    fn writer_has_work(&self) -> bool {
+        self.ws.output_len() > 0 || self.ws.state() != ConnectionState::Open
+    }
+
     /// Whether the reader should pause: undelivered messages exceed one maximum message.
     fn backlogged(&self) -> bool {
         self.ws.pending_event_bytes() > self.ws.config().max_message_size
