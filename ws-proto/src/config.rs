@@ -45,6 +45,14 @@ pub struct Config {
     /// [`Error::OutputFull`](crate::Error::OutputFull) until the adapter drains the output, and
     /// automatic pongs wait instead of piling up. Default 16 MiB.
     pub max_output_buffer: usize,
+    /// Most bytes of received events waiting for the application (as
+    /// [`Connection::pending_event_bytes`](crate::Connection::pending_event_bytes) counts them)
+    /// before [`Connection::wants_read`](crate::Connection::wants_read) turns false and the
+    /// adapter stops reading the transport, so a peer that outpaces the application meets TCP
+    /// backpressure instead of filling memory. One message may exceed it (a message is
+    /// delivered whole), so a connection holds at most this plus one message plus
+    /// [`max_output_buffer`](Self::max_output_buffer). Default 1 MiB.
+    pub read_ahead: usize,
     /// When set, outgoing messages larger than this are split into frames of at most this many
     /// payload bytes (RFC 6455 §5.4). Default: no automatic fragmentation.
     pub send_fragment_size: Option<usize>,
@@ -73,6 +81,7 @@ impl Default for Config {
             max_message_size: 64 << 20,
             max_fragments: 1 << 17,
             max_output_buffer: 16 << 20,
+            read_ahead: 1 << 20,
             send_fragment_size: None,
             max_handshake_size: 16 << 10,
             max_headers: 64,
@@ -108,6 +117,8 @@ with! {
     with_max_fragments: max_fragments: usize;
     /// Sets [`Config::max_output_buffer`].
     with_max_output_buffer: max_output_buffer: usize;
+    /// Sets [`Config::read_ahead`].
+    with_read_ahead: read_ahead: usize;
     /// Sets [`Config::send_fragment_size`].
     with_send_fragment_size: send_fragment_size: Option<usize>;
     /// Sets [`Config::max_handshake_size`].

@@ -321,6 +321,34 @@ impl Connection {
         self.output.len()
     }
 
+    /// Whether the adapter should read the transport now: the single flow-control rule every
+    /// adapter follows. False once the connection is closed, and while it still processes
+    /// input but the events waiting for the application exceed [`Config::read_ahead`] or the
+    /// output queue is at [`Config::max_output_buffer`] (the peer is not reading what we
+    /// send, automatic Pongs included). Once input is only discarded (after the peer's Close
+    /// or a violation) reading goes on until EOF, which the close handshake waits for.
+    ///
+    /// Re-check it after [`poll_event`](Self::poll_event) and
+    /// [`consume_output`](Self::consume_output): both can turn it back on.
+    pub fn wants_read(&self) -> bool {
+        match &self.state {
+            State::Closed => false,
+            _ if !self.is_reading() => true,
+            _ => {
+                self.event_bytes < self.config.read_ahead
+                    && self.output.len() < self.config.max_output_buffer
+            }
+        }
+    }
+
+    /// Bytes of buffer capacity this connection holds for receiving and sending, not counting
+    /// events already handed out. After a large message it falls back below a small bound
+    /// (64 KiB per buffer), so an idle connection does not keep the memory of its largest
+    /// message. For monitoring and tests.
+    pub fn buffer_capacity(&self) -> usize {
+        self.rx.message_buf.capacity() + self.rx.control_buf.capacity() + self.output.capacity()
+    }
+
     /// Whether a data send would be accepted now: the connection is open and the output queue
     /// is below [`Config::max_output_buffer`]. Adapters wait for this to apply backpressure.
     pub fn can_send(&self) -> bool {
@@ -556,6 +584,10 @@ impl Connection {
             match self.events.pop_front()? {
                 Queued::Event(event) => {
                     self.event_bytes -= event_cost(&event);
+                    if self.events.is_empty() && self.events.capacity() > EVENTS_RETAINED {
+                        // A burst of small messages left a large queue: give it back.
+                        self.events = VecDeque::new();
+                    }
                     return Some(event);
                 }
                 Queued::Fail(now, error) => self.fail(now, error),
@@ -566,9 +598,8 @@ impl Connection {
     }
 
     /// What the events waiting in [`poll_event`](Self::poll_event) cost: their payload bytes
-    /// plus [`EVENT_OVERHEAD`] each, so a flood of empty messages counts too. An adapter stops
-    /// reading while this is high, so a slow application meets TCP backpressure instead of
-    /// unbounded buffering.
+    /// plus [`EVENT_OVERHEAD`] each, so a flood of empty messages counts too.
+    /// [`wants_read`](Self::wants_read) compares it with [`Config::read_ahead`].
     pub fn pending_event_bytes(&self) -> usize {
         self.event_bytes
     }
@@ -808,7 +839,7 @@ impl Connection {
         let Some(message) = self.rx.message.take() else {
             return Ok(());
         };
-        let payload = self.rx.message_buf.split().freeze();
+        let payload = take_message(&mut self.rx.message_buf);
         let event = match message.kind {
             DataKind::Text => {
                 self.rx
@@ -1048,6 +1079,27 @@ impl std::fmt::Debug for Connection {
             .field("pending_event_bytes", &self.event_bytes)
             .finish_non_exhaustive()
     }
+}
+
+/// Event queue slots kept once the queue drains.
+const EVENTS_RETAINED: usize = 64;
+
+/// Spare receive capacity kept between messages; more is released with the message it held.
+const RETAIN_CAPACITY: usize = 64 << 10;
+
+/// Takes a completed message out of the receive buffer. A small message is split off, leaving
+/// the spare capacity for the next one (no allocation per message); a large one leaves with
+/// its whole allocation, and a large spare remainder is released, so the buffer never keeps the
+/// memory of the largest message received.
+fn take_message(buf: &mut BytesMut) -> Bytes {
+    if buf.len() > RETAIN_CAPACITY {
+        return std::mem::take(buf).freeze();
+    }
+    let payload = buf.split().freeze();
+    if buf.capacity() > RETAIN_CAPACITY {
+        *buf = BytesMut::new();
+    }
+    payload
 }
 
 /// What each queued event counts in [`Connection::pending_event_bytes`] besides its payload:

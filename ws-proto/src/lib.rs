@@ -39,12 +39,17 @@
 //!       repeat steps 1 to 3 until a round yields no output, no action and no event;
 //!    4. sleep until [`Connection::poll_timeout`] (re-read it: any call may move it) and then
 //!       call [`Connection::handle_timeout`].
-//! 2. `now` must never go backwards between calls. Pass the time the input was observed.
-//! 3. Peer misbehaviour is not an error of the call: the connection queues a Close frame with
+//! 2. **Read only while [`Connection::wants_read`] is true**, and check it again after polling
+//!    events and consuming output. This is the one flow-control rule: it bounds what a
+//!    connection holds to [`Config::read_ahead`] of undelivered events plus one message plus
+//!    [`Config::max_output_buffer`], whatever the peer sends, and every adapter applies it the
+//!    same way.
+//! 3. `now` must never go backwards between calls. Pass the time the input was observed.
+//! 4. Peer misbehaviour is not an error of the call: the connection queues a Close frame with
 //!    the matching code (1002, 1007, 1009, ...) and ends with [`Event::Closed`]. Caller misuse
 //!    (sending after close, an invalid close code, a full output queue) returns an [`Error`] and
 //!    changes nothing.
-//! 4. [`Event::Closed`] is the last event and comes exactly once, together with
+//! 5. [`Event::Closed`] is the last event and comes exactly once, together with
 //!    [`TransportAction::Close`]. Local-only close codes (1005, 1006, 1015) are reported in its
 //!    [`CloseOutcome`], never sent.
 //!

@@ -30,6 +30,11 @@ impl Output {
         self.len
     }
 
+    /// Bytes of memory the queue holds: its chunks and the tail's capacity.
+    pub(crate) fn capacity(&self) -> usize {
+        self.chunks.iter().map(Bytes::len).sum::<usize>() + self.tail.capacity()
+    }
+
     pub(crate) fn is_empty(&self) -> bool {
         self.len == 0
     }

@@ -1,0 +1,132 @@
+//! Flow control and buffer lifetime: the one read rule (`wants_read`) and buffers that shrink
+//! back after a large message.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use common::*;
+use ws_proto::{Config, Connection, Event, Role};
+
+fn server(config: Config) -> Connection {
+    Connection::new(Role::Server, config, start())
+}
+
+#[test]
+fn reading_stops_at_the_read_ahead_and_resumes_when_the_application_polls() {
+    let mut ws = server(Config::default().with_read_ahead(4 << 10));
+    let frame = client_frame(true, 0x2, &[7u8; 1024]);
+    let mut fed = 0;
+    while ws.wants_read() {
+        ws.receive(start(), &frame);
+        fed += 1;
+        assert!(fed < 100, "reading never stopped");
+    }
+    // Four 1 KiB messages plus their per-event overhead reach the 4 KiB bound.
+    assert_eq!(fed, 4);
+    assert!(ws.pending_event_bytes() >= 4 << 10);
+    assert!(matches!(ws.poll_event(), Some(Event::Binary(_))));
+    assert!(ws.wants_read(), "polling one event makes room again");
+}
+
+#[test]
+fn one_message_may_exceed_the_read_ahead_but_nothing_more_is_read() {
+    let mut ws = server(Config::default().with_read_ahead(1024));
+    ws.receive(start(), &client_frame(true, 0x2, &[1u8; 64 << 10]));
+    assert!(!ws.wants_read());
+    assert!(matches!(ws.poll_event(), Some(Event::Binary(b)) if b.len() == 64 << 10));
+    assert!(ws.wants_read());
+}
+
+#[test]
+fn reading_stops_while_the_output_queue_is_full() {
+    let mut ws = server(Config::default().with_max_output_buffer(1024));
+    ws.send_binary(&[0u8; 2048]).unwrap();
+    assert!(
+        !ws.wants_read(),
+        "a peer that does not read what we send is not read either"
+    );
+    let n = ws.output_len();
+    ws.consume_output(n);
+    assert!(ws.wants_read());
+}
+
+#[test]
+fn after_the_peer_close_input_is_discarded_so_reading_goes_on_until_eof() {
+    let mut ws = server(Config::default().with_read_ahead(16));
+    ws.receive(start(), &client_frame(true, 0x2, &[1u8; 100]));
+    ws.receive(start(), &client_frame(true, 0x8, &close_payload(1000, "")));
+    assert!(
+        ws.wants_read(),
+        "only the EOF is awaited; nothing read is kept"
+    );
+    while ws.poll_event().is_some() {}
+    ws.receive_eof(start());
+    while ws.poll_event().is_some() {}
+    let n = ws.output_len();
+    ws.consume_output(n);
+    while ws.poll_transport().is_some() {}
+    assert!(!ws.wants_read(), "a closed connection reads nothing");
+}
+
+#[test]
+fn a_large_message_leaves_no_large_buffer_behind() {
+    let mut ws = server(Config::default());
+    let big = client_frame(true, 0x2, &vec![9u8; 15 << 20]);
+    // Fed in socket-sized pieces, as an adapter would.
+    let (head, last) = big.split_at(big.len() - 1);
+    for chunk in head.chunks(64 << 10) {
+        ws.receive(start(), chunk);
+    }
+    assert!(
+        ws.buffer_capacity() >= 14 << 20,
+        "the message is held while assembled"
+    );
+    ws.receive(start(), last);
+    let Some(Event::Binary(message)) = ws.poll_event() else {
+        panic!("expected the message");
+    };
+    assert_eq!(message.len(), 15 << 20);
+    assert!(
+        ws.buffer_capacity() <= 128 << 10,
+        "buffers kept {} bytes after delivering the message",
+        ws.buffer_capacity()
+    );
+    drop(message);
+    // Small messages afterwards reuse a small buffer.
+    for _ in 0..100 {
+        ws.receive(start(), &client_frame(true, 0x1, b"small"));
+        assert!(matches!(ws.poll_event(), Some(Event::Text(_))));
+    }
+    assert!(ws.buffer_capacity() <= 128 << 10);
+}
+
+#[test]
+fn a_large_send_leaves_no_large_output_buffer_behind() {
+    let mut ws = server(Config::default().with_max_output_buffer(64 << 20));
+    ws.send_binary(&vec![1u8; 15 << 20]).unwrap();
+    while ws.output_len() > 0 {
+        let n = ws.output().len().min(64 << 10);
+        ws.consume_output(n);
+    }
+    assert!(
+        ws.buffer_capacity() <= 128 << 10,
+        "kept {}",
+        ws.buffer_capacity()
+    );
+}
+
+#[test]
+fn a_declared_length_allocates_nothing_by_itself() {
+    let mut ws = server(Config::default());
+    // A header announcing 16 MiB, with only 10 payload bytes behind it.
+    let mut frame = vec![0x82, 0xFF, 0, 0, 0, 0, 0, 0x00, 0x00, 0x00, 0, 0, 0, 0];
+    frame[2..10].copy_from_slice(&(16u64 << 20).to_be_bytes());
+    frame.extend_from_slice(&[0u8; 10]);
+    ws.receive(start(), &frame);
+    assert!(
+        ws.buffer_capacity() < 64 << 10,
+        "kept {}",
+        ws.buffer_capacity()
+    );
+}
