@@ -4,7 +4,7 @@
 
 use std::sync::{Arc, OnceLock};
 
-use ws_proto::adapter::{SendError, TrySendError};
+use ws_adapter::{SendError, TrySendError};
 use ws_proto::{CloseCode, PreparedMessage};
 
 use crate::error::check_close;

@@ -85,7 +85,6 @@
 
 #![warn(missing_docs)]
 
-pub mod adapter;
 mod close;
 mod config;
 mod connection;

@@ -4,21 +4,18 @@
 use std::fmt;
 use std::io;
 use std::net::{IpAddr, SocketAddr, TcpStream};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_io::Async;
 use futures_io::{AsyncRead, AsyncWrite};
 use futures_lite::{AsyncReadExt, AsyncWriteExt};
-use ws_proto::handshake::{
-    ClientHandshake, ClientRequest, Established, HandshakeError, Response, WsUrl,
-};
-use ws_proto::{Config, KeySource};
+use ws_proto::handshake::{ClientHandshake, Established, HandshakeError, Response, WsUrl};
 
 use crate::driver::Driver;
 use crate::socket::WebSocket;
-use crate::{tls, with_deadline};
-pub use ws_proto::adapter::ConnectError;
+use crate::with_deadline;
+pub use ws_adapter::ConnectError;
+use ws_adapter::{ClientOptions, feed_response};
 
 /// Connects to `url` with default options; the connection's driver runs on smol's global
 /// executor.
@@ -35,75 +32,12 @@ pub async fn connect(url: &str) -> Result<(WebSocket, Response), ConnectError> {
     ClientBuilder::new(url)?.connect().await
 }
 
-/// Options for a client connection.
-pub struct ClientBuilder {
-    url: WsUrl,
-    request: ClientRequest,
-    config: Config,
-    connect_timeout: Duration,
-    tls: Option<Arc<rustls::ClientConfig>>,
-    keys: Option<Box<dyn KeySource>>,
+ws_adapter::client_builder! {
+    /// Options for a client connection.
+    pub struct ClientBuilder;
 }
 
 impl ClientBuilder {
-    /// Starts from a `ws://` or `wss://` URL; an invalid URL fails here.
-    pub fn new(url: &str) -> Result<Self, ConnectError> {
-        let url = WsUrl::parse(url).map_err(ConnectError::Url)?;
-        Ok(ClientBuilder {
-            request: ClientRequest::new(url.clone()),
-            url,
-            config: Config::default(),
-            connect_timeout: Duration::from_secs(10),
-            tls: None,
-            keys: None,
-        })
-    }
-
-    /// Adds a request header (repeat the call for repeated keys). An invalid name or value, or
-    /// one of the headers the handshake itself sets, makes connecting fail with
-    /// [`ConnectError::Request`] before anything is sent.
-    pub fn header(mut self, name: &str, value: &str) -> Self {
-        self.request = self.request.with_header(name, value);
-        self
-    }
-
-    /// Sets the `Cookie` header from one `a=1; b=2` string.
-    pub fn cookie(mut self, cookies: &str) -> Self {
-        self.request = self.request.with_cookie(cookies);
-        self
-    }
-
-    /// Offers a subprotocol (repeat for several, most preferred first).
-    pub fn subprotocol(mut self, protocol: &str) -> Self {
-        self.request = self.request.with_subprotocol(protocol);
-        self
-    }
-
-    /// Limits and timeouts (the handshake timeout included).
-    pub fn config(mut self, config: Config) -> Self {
-        self.config = config;
-        self
-    }
-
-    /// How long the TCP connect may take, per address. Default 10 s.
-    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
-        self.connect_timeout = timeout;
-        self
-    }
-
-    /// The TLS configuration for `wss://` (default: the Mozilla root store from
-    /// `webpki-roots`, with the `ring` provider).
-    pub fn tls_config(mut self, config: Arc<rustls::ClientConfig>) -> Self {
-        self.tls = Some(config);
-        self
-    }
-
-    /// Where mask keys and the handshake nonce come from (default: the OS-seeded generator).
-    pub fn key_source(mut self, keys: Box<dyn KeySource>) -> Self {
-        self.keys = Some(keys);
-        self
-    }
-
     /// Connects (see [`connect_with_driver`](Self::connect_with_driver)) and spawns the
     /// connection's driver on smol's global executor.
     #[cfg(feature = "smol")]
@@ -117,14 +51,15 @@ impl ClientBuilder {
     /// handshake timeout (TCP connect also within the connect timeout). Returns the
     /// connection's [`Driver`] for the caller to spawn on any executor.
     pub async fn connect_with_driver(self) -> Result<(WebSocket, Response, Driver), ConnectError> {
-        let ClientBuilder {
+        let tls = self.0.tls_or_default();
+        let ClientOptions {
             url,
             request,
             config,
             connect_timeout,
-            tls,
             keys,
-        } = self;
+            ..
+        } = self.0;
         let start = Instant::now();
         let deadline = start + config.handshake_timeout;
         // Invalid builder input fails here, before any lookup or connection.
@@ -136,10 +71,9 @@ impl ClientBuilder {
         // Frames are written whole by the driver; don't let Nagle hold back the last segment.
         let _ = tcp.get_ref().set_nodelay(true);
         if url.is_secure() {
-            let config = tls.unwrap_or_else(tls::default_client_config);
             let name = rustls::pki_types::ServerName::try_from(url.host().to_owned())
                 .map_err(|e| ConnectError::Tls(io::Error::new(io::ErrorKind::InvalidInput, e)))?;
-            let connecting = futures_rustls::TlsConnector::from(config).connect(name, tcp);
+            let connecting = futures_rustls::TlsConnector::from(tls).connect(name, tcp);
             let stream = with_deadline(deadline, connecting)
                 .await
                 .ok_or_else(|| ConnectError::Tls(io::ErrorKind::TimedOut.into()))?
@@ -154,9 +88,9 @@ impl ClientBuilder {
 impl fmt::Debug for ClientBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ClientBuilder")
-            .field("url", &self.url)
-            .field("config", &self.config)
-            .field("connect_timeout", &self.connect_timeout)
+            .field("url", &self.0.url)
+            .field("config", &self.0.config)
+            .field("connect_timeout", &self.0.connect_timeout)
             .finish_non_exhaustive()
     }
 }
@@ -236,22 +170,8 @@ where
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(ConnectError::Io(e)),
         };
-        let now = Instant::now();
-        let step = if n == 0 {
-            handshake.receive_eof(now)
-        } else {
-            handshake.receive(now, &buf[..n])
-        };
-        match step {
-            Ok(Some(established)) => return Ok(established),
-            Ok(None) if n == 0 => {
-                return Err(ConnectError::Io(io::ErrorKind::UnexpectedEof.into()));
-            }
-            Ok(None) => {}
-            Err(HandshakeError::Rejected(response)) => {
-                return Err(ConnectError::Rejected(response));
-            }
-            Err(e) => return Err(ConnectError::Handshake(e)),
+        if let Some(established) = feed_response(handshake, Instant::now(), &buf[..n])? {
+            return Ok(established);
         }
     }
 }

@@ -45,7 +45,6 @@ mod client;
 mod driver;
 mod server;
 mod socket;
-pub mod tls;
 
 use std::future::Future;
 use std::time::Instant;
@@ -56,6 +55,7 @@ pub use client::{ClientBuilder, ConnectError};
 pub use driver::Driver;
 pub use server::{AcceptError, Decision, Server, ServerHandle, accept, accept_tcp};
 pub use socket::{Receiver, SendError, Sender, TrySendError, WebSocket};
+pub use ws_adapter::tls;
 pub use ws_proto::handshake::{Accept, Request, Response};
 pub use ws_proto::{
     CloseCode, CloseOutcome, Config, Connection, ConnectionState, Event, PreparedMessage,

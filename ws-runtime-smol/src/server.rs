@@ -16,7 +16,7 @@ use ws_proto::handshake::{HandshakeError, Request, ServerHandshake};
 use crate::driver::{Driver, socket_of};
 use crate::socket::WebSocket;
 use crate::with_deadline;
-pub use ws_proto::adapter::{AcceptError, Decision};
+pub use ws_adapter::{AcceptError, Decision};
 
 /// Runs the server side of the opening handshake on `stream` (plain, or TLS already
 /// established): reads the request within the handshake timeout, asks `hook`, and answers. On

@@ -28,7 +28,7 @@ use ws_proto::{
 };
 
 use crate::driver::{Driver, socket_of};
-pub use ws_proto::adapter::{SendError, TrySendError};
+pub use ws_adapter::{SendError, TrySendError};
 
 /// Undelivered events (as [`Connection::pending_event_bytes`] counts them, with a fixed cost per
 /// event so empty messages count too) past which the driver stops reading, so a peer that

@@ -2,17 +2,15 @@
 //! name when it fails.
 
 use std::io::{self, Read, Write};
-use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
-use std::sync::Arc;
+use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
-use ws_proto::handshake::{ClientHandshake, ClientRequest, HandshakeError, Response, WsUrl};
-use ws_proto::{Config, KeySource};
+use ws_proto::handshake::{ClientHandshake, HandshakeError, Response};
 
 use crate::socket::WebSocket;
-use crate::tls;
 use crate::transport::Transport;
-pub use ws_proto::adapter::ConnectError;
+pub use ws_adapter::ConnectError;
+use ws_adapter::{ClientOptions, feed_response, resolve};
 
 /// Connects to `url` with default options.
 ///
@@ -25,93 +23,30 @@ pub fn connect(url: &str) -> Result<(WebSocket, Response), ConnectError> {
     ClientBuilder::new(url)?.connect()
 }
 
-/// Options for a client connection.
-pub struct ClientBuilder {
-    url: WsUrl,
-    request: ClientRequest,
-    config: Config,
-    connect_timeout: Duration,
-    tls: Option<Arc<rustls::ClientConfig>>,
-    keys: Option<Box<dyn KeySource>>,
+ws_adapter::client_builder! {
+    /// Options for a client connection.
+    pub struct ClientBuilder;
 }
 
 impl ClientBuilder {
-    /// Starts from a `ws://` or `wss://` URL; an invalid URL fails here.
-    pub fn new(url: &str) -> Result<Self, ConnectError> {
-        let url = WsUrl::parse(url).map_err(ConnectError::Url)?;
-        Ok(ClientBuilder {
-            request: ClientRequest::new(url.clone()),
-            url,
-            config: Config::default(),
-            connect_timeout: Duration::from_secs(10),
-            tls: None,
-            keys: None,
-        })
-    }
-
-    /// Adds a request header (repeat the call for repeated keys). An invalid name or value, or
-    /// one of the headers the handshake itself sets, fails [`connect`](Self::connect) with
-    /// [`ConnectError::Request`].
-    pub fn header(mut self, name: &str, value: &str) -> Self {
-        self.request = self.request.with_header(name, value);
-        self
-    }
-
-    /// Sets the `Cookie` header from one `a=1; b=2` string.
-    pub fn cookie(mut self, cookies: &str) -> Self {
-        self.request = self.request.with_cookie(cookies);
-        self
-    }
-
-    /// Offers a subprotocol (repeat for several, most preferred first).
-    pub fn subprotocol(mut self, protocol: &str) -> Self {
-        self.request = self.request.with_subprotocol(protocol);
-        self
-    }
-
-    /// Limits and timeouts (the handshake timeout included).
-    pub fn config(mut self, config: Config) -> Self {
-        self.config = config;
-        self
-    }
-
-    /// How long the TCP connect may take, per address. Default 10 s.
-    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
-        self.connect_timeout = timeout;
-        self
-    }
-
-    /// The TLS configuration for `wss://` (default: the Mozilla root store from
-    /// `webpki-roots`, with the `ring` provider).
-    pub fn tls_config(mut self, config: Arc<rustls::ClientConfig>) -> Self {
-        self.tls = Some(config);
-        self
-    }
-
-    /// Where mask keys and the handshake nonce come from (default: the OS-seeded generator).
-    pub fn key_source(mut self, keys: Box<dyn KeySource>) -> Self {
-        self.keys = Some(keys);
-        self
-    }
-
     /// Connects: DNS, TCP, TLS for `wss://`, then the opening handshake, all within the
     /// handshake timeout (TCP connect also within the connect timeout).
     pub fn connect(self) -> Result<(WebSocket, Response), ConnectError> {
-        let ClientBuilder {
+        let tls = self.0.tls_or_default();
+        let ClientOptions {
             url,
             request,
             config,
             connect_timeout,
-            tls,
             keys,
-        } = self;
+            ..
+        } = self.0;
         let start = Instant::now();
         let deadline = start + config.handshake_timeout;
         request.check().map_err(ConnectError::Request)?;
         let addrs = resolve(&url)?;
         let tcp = connect_tcp(&addrs, connect_timeout, deadline)?;
         let mut transport = if url.is_secure() {
-            let tls = tls.unwrap_or_else(tls::default_client_config);
             let mut t = Transport::client_tls(tcp, tls, url.host()).map_err(ConnectError::Tls)?;
             t.complete_tls_handshake(deadline)
                 .map_err(ConnectError::Tls)?;
@@ -127,20 +62,6 @@ impl ClientBuilder {
             .map_err(ConnectError::Io)?;
         Ok((ws, established.response))
     }
-}
-
-fn resolve(url: &WsUrl) -> Result<Vec<SocketAddr>, ConnectError> {
-    let addrs: Vec<SocketAddr> = (url.host(), url.port())
-        .to_socket_addrs()
-        .map_err(ConnectError::Dns)?
-        .collect();
-    if addrs.is_empty() {
-        return Err(ConnectError::Dns(io::Error::new(
-            io::ErrorKind::NotFound,
-            "no address found",
-        )));
-    }
-    Ok(addrs)
 }
 
 fn connect_tcp(
@@ -195,22 +116,8 @@ fn drive_handshake(
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(fail(e)),
         };
-        let now = Instant::now();
-        let step = if n == 0 {
-            handshake.receive_eof(now)
-        } else {
-            handshake.receive(now, &buf[..n])
-        };
-        match step {
-            Ok(Some(established)) => return Ok(established),
-            Ok(None) if n == 0 => {
-                return Err(ConnectError::Io(io::ErrorKind::UnexpectedEof.into()));
-            }
-            Ok(None) => {}
-            Err(HandshakeError::Rejected(response)) => {
-                return Err(ConnectError::Rejected(response));
-            }
-            Err(e) => return Err(ConnectError::Handshake(e)),
+        if let Some(established) = feed_response(handshake, Instant::now(), &buf[..n])? {
+            return Ok(established);
         }
     }
 }

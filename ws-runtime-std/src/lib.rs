@@ -32,12 +32,12 @@
 mod client;
 mod server;
 mod socket;
-pub mod tls;
 mod transport;
 
 pub use client::{ClientBuilder, ConnectError, connect};
 pub use server::{AcceptError, Decision, Server, ServerHandle, accept, server_transport};
 pub use socket::{Receiver, SendError, Sender, TrySendError, WebSocket, live_connection_threads};
 pub use transport::Transport;
+pub use ws_adapter::tls;
 pub use ws_proto::handshake::{Accept, Request, Response};
 pub use ws_proto::{CloseCode, CloseOutcome, Config, Event, PreparedMessage};

@@ -13,7 +13,7 @@ use ws_proto::handshake::{HandshakeError, Request, ServerHandshake};
 
 use crate::socket::WebSocket;
 use crate::transport::Transport;
-pub use ws_proto::adapter::{AcceptError, Decision};
+pub use ws_adapter::{AcceptError, Decision};
 
 /// Runs the server side of the opening handshake on `transport`: reads the request (within the
 /// handshake timeout), asks `hook`, and answers. `hook` sees every well-formed HTTP request,

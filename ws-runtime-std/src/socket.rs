@@ -27,7 +27,7 @@ use ws_proto::{
 };
 
 use crate::transport::{Transport, clear_deadline, close_tcp};
-pub use ws_proto::adapter::{SendError, TrySendError};
+pub use ws_adapter::{SendError, TrySendError};
 
 /// Size of each read from the socket.
 const READ_CHUNK: usize = 64 << 10;

@@ -8,7 +8,7 @@ use std::time::Duration;
 use ws_proto::Config;
 use ws_proto::handshake::{Accept, Request, Response};
 
-use ws_proto::adapter::{AcceptError, ConnectError};
+use ws_adapter::{AcceptError, ConnectError};
 
 use crate::dispatch::Session;
 use crate::{Error, ErrorInfo};

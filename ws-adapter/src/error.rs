@@ -1,12 +1,11 @@
-//! What the runtime adapters share: the errors of connecting, accepting and sending, and a
-//! server hook's decision. Nothing here does IO; the adapters produce these values, so every
-//! runtime reports the same failures the same way.
+//! The errors of connecting, accepting and sending, and a server hook's decision: every runtime
+//! reports the same failures the same way.
 
 use std::fmt;
 use std::io;
 
-use crate::Error as CoreError;
-use crate::handshake::{Accept, HandshakeError, Response, UrlError};
+use ws_proto::Error as CoreError;
+use ws_proto::handshake::{Accept, HandshakeError, Response, UrlError};
 
 /// The step of connecting that failed.
 #[derive(Debug)]

@@ -1,0 +1,17 @@
+//! What the runtime adapters (`ws-runtime-std`, `ws-runtime-smol`) share, written once, outside
+//! the sans-IO core: client options, server limits (a connection cap answered with 503, and a
+//! back-off for failing accepts), TLS defaults, and the errors of connecting, accepting and
+//! sending, so every runtime behaves and reports failures the same way.
+//!
+//! The adapters keep only what differs between them: blocking or async IO.
+
+#![forbid(unsafe_code)]
+
+mod client;
+mod error;
+mod limit;
+pub mod tls;
+
+pub use client::{ClientOptions, DEFAULT_CONNECT_TIMEOUT, feed_response, resolve};
+pub use error::{AcceptError, ConnectError, Decision, SendError, TrySendError};
+pub use limit::{AcceptBackoff, ConnectionLimit, DEFAULT_MAX_CONNECTIONS, Permit, overloaded};
