@@ -152,7 +152,6 @@ impl DriverState {
             inner.ws.handle_timeout(now);
             progress = true;
         }
-        let room = inner.has_room();
         let ws = &mut inner.ws;
         let Some(io) = self.io.as_mut() else {
             return progress;
@@ -223,8 +222,11 @@ impl DriverState {
             return true;
         }
 
-        // 3. Read, only while the user's event queue has room (backpressure), until EOF.
-        if !self.read_done && room {
+        // 3. Read until EOF, but only while the core wants input (its one flow-control rule:
+        //    undelivered events under `read_ahead`, output under its bound). Checked here, after
+        //    this round's writes, since consuming output can turn it back on; whoever else can
+        //    (the receiver taking events) wakes this task when it does.
+        if !self.read_done && ws.wants_read() {
             let read = with_scratch(|buf| match io.as_mut().poll_read(cx, buf) {
                 Poll::Ready(Ok(0)) => Some(true),
                 Poll::Ready(Ok(n)) => {

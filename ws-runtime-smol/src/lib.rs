@@ -12,8 +12,9 @@
 //! [`WebSocket::from_stream`] and spawn the returned [`Driver`] yourself.
 //!
 //! Memory is bounded both ways: sends wait (or fail with [`TrySendError::Full`]) while the
-//! core's output queue is full, and the driver stops reading while undelivered events exceed a
-//! small budget, so a peer that outpaces the application meets TCP backpressure.
+//! core's output queue is full, and the driver reads only while
+//! [`Connection::wants_read`] says so (undelivered events under [`Config::read_ahead`]), so a
+//! peer that outpaces the application meets TCP backpressure.
 //!
 //! ```no_run
 //! use ws_runtime_smol::{Decision, Event, Server};

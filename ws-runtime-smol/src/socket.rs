@@ -30,12 +30,6 @@ use ws_proto::{
 use crate::driver::{Driver, socket_of};
 pub use ws_adapter::{SendError, TrySendError};
 
-/// Undelivered events (as [`Connection::pending_event_bytes`] counts them, with a fixed cost per
-/// event so empty messages count too) past which the driver stops reading, so a peer that
-/// outpaces the application meets TCP backpressure instead of filling memory. A single message
-/// may exceed it (the core already holds a message whole before handing it on).
-const EVENT_BUDGET: usize = 256 << 10;
-
 /// An async WebSocket connection.
 ///
 /// Receive with [`recv`](Self::recv) or as a [`Stream`] of events; send from any task through
@@ -191,7 +185,7 @@ impl Receiver {
     /// Polls for the next event; see [`WebSocket::recv`].
     pub fn poll_recv(&self, cx: &mut Context<'_>) -> Poll<Option<Event>> {
         let mut inner = self.shared.lock();
-        let had_room = inner.has_room();
+        let was_paused = !inner.ws.wants_read();
         // The application polls the core itself, one event at a time, so what it sends in
         // answer goes out before a Close that arrived after the event (ws-proto's drive
         // contract).
@@ -212,8 +206,9 @@ impl Receiver {
             return Poll::Pending;
         };
         inner.finished |= matches!(event, Event::Closed(_));
-        // The driver paused reading for lack of room, or has output to write: let it go on.
-        let driver = (!had_room && inner.has_room() || inner.ws.output_len() > 0)
+        // The driver paused reading and may now resume (the core's flow-control rule), or has
+        // output to write: let it go on.
+        let driver = (was_paused && inner.ws.wants_read() || inner.ws.output_len() > 0)
             .then(|| inner.driver.clone())
             .flatten();
         drop(inner);
@@ -408,11 +403,6 @@ impl Inner {
         {
             wake.append(&mut self.senders);
         }
-    }
-
-    /// Whether the driver may read: the user's event queue is under its budget.
-    pub(crate) fn has_room(&self) -> bool {
-        self.ws.pending_event_bytes() < EVENT_BUDGET
     }
 
     /// Remembers the driver's waker for the handles.

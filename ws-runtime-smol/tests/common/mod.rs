@@ -9,8 +9,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_io::Timer;
-use ws_proto::handshake::{Accept, ServerHandshake};
-use ws_proto::{Config, Connection};
+use ws_proto::handshake::{Accept, ClientHandshake, ClientRequest, ServerHandshake, WsUrl};
+use ws_proto::{Config, Connection, SeededKeySource};
 use ws_runtime_smol::{Decision, Event, Server, ServerHandle};
 
 /// Runs `future` to completion, failing the test if it takes longer than `limit`.
@@ -85,6 +85,37 @@ where
         then(tcp, connection);
     });
     (addr, thread)
+}
+
+/// A blocking client peer: connects to `addr`, runs the client handshake with the sans-IO
+/// machine, and returns the socket and the established connection (which already holds
+/// whatever followed the 101). Panics on any failure, the server's refusal included.
+pub fn raw_client(addr: SocketAddr) -> (TcpStream, Connection) {
+    let mut tcp = TcpStream::connect(addr).expect("connect");
+    tcp.set_read_timeout(Some(Duration::from_secs(20)))
+        .expect("timeout");
+    tcp.set_write_timeout(Some(Duration::from_secs(20)))
+        .expect("timeout");
+    let url = WsUrl::parse(&ws_url(addr)).expect("url");
+    let now = Instant::now();
+    let mut handshake = ClientHandshake::new(
+        ClientRequest::new(url),
+        Config::default(),
+        Box::new(SeededKeySource::new(11)),
+        now,
+    )
+    .expect("request");
+    tcp.write_all(handshake.output()).expect("write request");
+    let written = handshake.output().len();
+    handshake.consume_output(written);
+    let mut buf = [0u8; 4096];
+    loop {
+        let n = tcp.read(&mut buf).expect("read response");
+        assert!(n > 0, "server closed during the handshake");
+        if let Some(established) = handshake.receive(now, &buf[..n]).expect("a 101") {
+            return (tcp, established.connection);
+        }
+    }
 }
 
 /// Writes the whole output of `connection` to `tcp` in one write call.
