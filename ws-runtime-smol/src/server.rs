@@ -16,6 +16,7 @@ use ws_proto::handshake::{HandshakeError, Request, ServerHandshake};
 use crate::driver::{Driver, socket_of};
 use crate::socket::WebSocket;
 use crate::with_deadline;
+use ws_adapter::{AcceptBackoff, ConnectionLimit};
 pub use ws_adapter::{AcceptError, Decision};
 
 /// Runs the server side of the opening handshake on `stream` (plain, or TLS already
@@ -131,10 +132,16 @@ async fn answer<S: AsyncWrite + Unpin + 'static>(
 }
 
 /// A WebSocket server on a TCP listener.
+///
+/// It holds at most [`max_connections`](Self::max_connections) connections at once (default
+/// [`ws_adapter::DEFAULT_MAX_CONNECTIONS`]), counting each from accept until its handler and
+/// its driver have both finished; a connection over the limit has its request read and answered
+/// with `503 Service Unavailable` ([`ws_adapter::overloaded`]) before any upgrade.
 pub struct Server {
     listener: Async<TcpListener>,
     config: Config,
     tls: Option<Arc<rustls::ServerConfig>>,
+    limit: ConnectionLimit,
 }
 
 impl Server {
@@ -156,12 +163,22 @@ impl Server {
             listener,
             config: Config::default(),
             tls: None,
+            limit: ConnectionLimit::default(),
         }
     }
 
     /// Limits and timeouts for every connection.
     pub fn config(mut self, config: Config) -> Self {
         self.config = config;
+        self
+    }
+
+    /// Most connections open at once (default [`ws_adapter::DEFAULT_MAX_CONNECTIONS`]). Each
+    /// counts from accept until both its handler and its driver have finished; one over the
+    /// limit is answered with `503 Service Unavailable` and `Retry-After`
+    /// ([`ws_adapter::overloaded`]) after its request was read, before any upgrade.
+    pub fn max_connections(mut self, max: usize) -> Self {
+        self.limit = ConnectionLimit::new(max);
         self
     }
 
@@ -181,7 +198,9 @@ impl Server {
     /// `handler` with the running WebSocket (its driver in another task).
     ///
     /// The loop runs until [`ServerHandle::stop`] or until the handle is dropped; connections
-    /// already open carry on.
+    /// already open carry on. A failing `accept` (out of file descriptors, ...) pauses the loop
+    /// with [`ws_adapter::AcceptBackoff`] instead of spinning. A connection over
+    /// [`max_connections`](Self::max_connections) gets a 503 in its task instead of `hook`.
     #[cfg(feature = "smol")]
     pub fn serve<H, F, Fut>(self, hook: H, handler: F) -> io::Result<ServerHandle>
     where
@@ -193,6 +212,7 @@ impl Server {
         let (stop, stopped) = async_channel::bounded::<()>(1);
         let (hook, handler) = (Arc::new(hook), Arc::new(handler));
         smol::spawn(async move {
+            let mut backoff = AcceptBackoff::default();
             loop {
                 let next = futures_lite::future::or(
                     async {
@@ -204,20 +224,39 @@ impl Server {
                 );
                 let tcp = match next.await {
                     None => break,
-                    Some(Ok((tcp, _peer))) => tcp,
+                    Some(Ok((tcp, _peer))) => {
+                        backoff.succeeded();
+                        tcp
+                    }
                     // Out of descriptors or similar: pause rather than spin on the error.
                     Some(Err(_)) => {
-                        async_io::Timer::after(std::time::Duration::from_millis(50)).await;
+                        async_io::Timer::after(backoff.failed()).await;
                         continue;
                     }
                 };
+                // Counted from accept, so connections still in their handshake count too.
+                let permit = self.limit.try_acquire();
                 let (config, tls) = (self.config.clone(), self.tls.clone());
                 let (hook, handler) = (Arc::clone(&hook), Arc::clone(&handler));
                 smol::spawn(async move {
+                    let Some(permit) = permit else {
+                        // Read the request, then answer 503: the client learns why.
+                        let overloaded = |_: &Request| Decision::Reject(ws_adapter::overloaded());
+                        let _ = accept_tcp(tcp, tls, &config, overloaded).await;
+                        return;
+                    };
+                    // The place is held until both the handler and the driver are done.
+                    let permit = Arc::new(permit);
                     if let Ok((ws, request, driver)) = accept_tcp(tcp, tls, &config, &*hook).await {
-                        smol::spawn(driver).detach();
+                        let held = Arc::clone(&permit);
+                        smol::spawn(async move {
+                            driver.await;
+                            drop(held);
+                        })
+                        .detach();
                         handler(ws, request).await;
                     }
+                    drop(permit);
                 })
                 .detach();
             }
@@ -258,6 +297,7 @@ impl std::fmt::Debug for Server {
             .field("local_addr", &self.local_addr().ok())
             .field("config", &self.config)
             .field("tls", &self.tls.is_some())
+            .field("max_connections", &self.limit.max())
             .finish()
     }
 }
