@@ -12,15 +12,17 @@ use std::time::{Duration, Instant};
 use async_io::Async;
 use common::*;
 use socket2::{Domain, SockRef, Socket, Type};
-use ws_runtime_smol::{Config, Decision, Event, Server, ServerHandle, WebSocket};
+use ws_proto::ProtocolError;
+use ws_runtime_smol::{CloseCode, Config, Decision, Event, Server, ServerHandle, WebSocket};
 
 const LIMIT: Duration = Duration::from_secs(30);
 
-/// A listener on 127.0.0.1 whose accepted sockets inherit a small, fixed receive buffer (no
+/// A listener on 127.0.0.1 whose accepted sockets inherit small, fixed kernel buffers (no
 /// autotuning), so what the kernel can hold is known.
 fn small_buffer_listener(size: usize) -> TcpListener {
     let socket = Socket::new(Domain::IPV4, Type::STREAM, None).expect("socket");
     socket.set_recv_buffer_size(size).expect("rcvbuf");
+    socket.set_send_buffer_size(size).expect("sndbuf");
     let addr: SocketAddr = "127.0.0.1:0".parse().expect("addr");
     socket.bind(&addr.into()).expect("bind");
     socket.listen(16).expect("listen");
@@ -134,5 +136,132 @@ fn a_flooding_peer_stalls_near_read_ahead_while_the_application_does_not_receive
         assert_eq!(written.load(Ordering::SeqCst), total);
         ws.abort();
         drop(tcp);
+    });
+}
+
+/// A server-side WebSocket whose client peer completed the handshake and then reads nothing,
+/// with the socket full: the server sent until a send waited. Dropping the returned sender lets
+/// the peer go.
+async fn blocked_by_a_peer_that_never_reads(
+    config: Config,
+) -> (WebSocket, Instant, std::sync::mpsc::Sender<()>) {
+    const KERNEL: usize = 64 << 10;
+    let (server, handed) = handing_server(small_buffer_listener(KERNEL), config).await;
+    let addr = server.local_addr();
+    let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
+    std::thread::spawn(move || {
+        let (tcp, _connection) = raw_client(addr);
+        SockRef::from(&tcp)
+            .set_recv_buffer_size(KERNEL)
+            .expect("rcvbuf");
+        // Read nothing, answer nothing, until the test is over.
+        let _ = release_rx.recv_timeout(LIMIT);
+        drop(tcp);
+    });
+    let ws = handed.recv().await.expect("a connection");
+    let opened = Instant::now();
+    // No more connections to accept; the open one carries on.
+    drop(server);
+    let chunk = vec![7u8; 64 << 10];
+    let mut sent = 0usize;
+    loop {
+        let send = futures_lite::future::or(async { Some(ws.send_binary(&chunk).await) }, async {
+            sleep(Duration::from_millis(300)).await;
+            None
+        });
+        match send.await {
+            Some(Ok(())) => sent += chunk.len(),
+            Some(Err(e)) => panic!("send failed: {e}"),
+            // A send waited: our output queue is full and the socket takes nothing.
+            None => break,
+        }
+        assert!(sent < 256 << 20, "the socket never filled");
+    }
+    (ws, opened, release_tx)
+}
+
+async fn closed(ws: &WebSocket) -> ws_runtime_smol::CloseOutcome {
+    loop {
+        match ws.recv().await {
+            Some(Event::Closed(outcome)) => return outcome,
+            Some(_) => {}
+            None => panic!("no Closed event"),
+        }
+    }
+}
+
+/// Small output and kernel buffers so the socket fills fast; a close timeout no test waits for
+/// unless it sets its own.
+fn blocking_config() -> Config {
+    Config::default()
+        .with_max_output_buffer(256 << 10)
+        .with_close_timeout(Duration::from_secs(120))
+}
+
+#[test]
+fn close_ends_within_the_close_timeout_when_the_peer_never_reads() {
+    run(LIMIT, async {
+        let config = blocking_config().with_close_timeout(Duration::from_secs(1));
+        let (ws, _opened, _release) = blocked_by_a_peer_that_never_reads(config).await;
+        let start = Instant::now();
+        ws.close(CloseCode::NORMAL, "bye").await.expect("close");
+        let outcome = closed(&ws).await;
+        let took = start.elapsed();
+        assert!(
+            took >= Duration::from_millis(900),
+            "closed after {took:?}, before the close timeout: the peer answered nothing"
+        );
+        assert!(
+            took < Duration::from_millis(2500),
+            "closed only after {took:?} with a close timeout of 1 s"
+        );
+        assert!(!outcome.clean);
+        assert_eq!(outcome.received, None, "the peer sent no Close");
+        assert_eq!(ws.recv().await, None);
+    });
+}
+
+#[test]
+fn abort_ends_a_connection_whose_peer_never_reads_at_once() {
+    run(LIMIT, async {
+        let (ws, _opened, _release) = blocked_by_a_peer_that_never_reads(blocking_config()).await;
+        let start = Instant::now();
+        ws.abort();
+        let outcome = closed(&ws).await;
+        let took = start.elapsed();
+        assert!(
+            took < Duration::from_millis(500),
+            "abort took {took:?} to end the connection"
+        );
+        assert_eq!(outcome.code(), CloseCode::ABNORMAL);
+        assert!(!outcome.clean);
+    });
+}
+
+#[test]
+fn keepalive_ends_a_connection_whose_peer_never_reads() {
+    run(LIMIT, async {
+        // A Ping after 1 s of silence, failure 1 s later, then a short close timeout for the
+        // Close frame the peer will never read: about 2.25 s from the handshake.
+        let config = blocking_config()
+            .with_ping_interval(Some(Duration::from_secs(1)))
+            .with_pong_timeout(Duration::from_secs(1))
+            .with_close_timeout(Duration::from_millis(250));
+        let (ws, opened, _release) = blocked_by_a_peer_that_never_reads(config).await;
+        let outcome = closed(&ws).await;
+        let took = opened.elapsed();
+        assert!(
+            took >= Duration::from_millis(1900),
+            "ended after {took:?}, before ping interval and pong timeout had passed"
+        );
+        assert!(
+            took < Duration::from_millis(3500),
+            "ended only after {took:?}; expected about 2.25 s"
+        );
+        assert_eq!(outcome.error, Some(ProtocolError::KeepaliveTimeout));
+        assert_eq!(
+            outcome.sent.map(|frame| frame.code),
+            Some(CloseCode::INTERNAL_ERROR)
+        );
     });
 }
