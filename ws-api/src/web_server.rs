@@ -6,6 +6,7 @@ use std::net::{SocketAddr, TcpListener, ToSocketAddrs};
 use std::path::{Component, Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock, Weak};
 
+use ws_adapter::{ConnectionLimit, DEFAULT_MAX_CONNECTIONS};
 use ws_proto::Config;
 use ws_proto::handshake::{Request, Response};
 
@@ -44,6 +45,12 @@ pub struct WebServerOptions {
     pub http_handler: Option<Arc<dyn HttpHandler>>,
     /// Then files are served from this directory (`index.html` for a directory).
     pub static_dir: Option<PathBuf>,
+    /// Most connections the listener holds at once, WebSocket and plain HTTP alike, each
+    /// counted from accept until it has ended. One over the limit has its request read and
+    /// answered with `503 Service Unavailable` and `Retry-After: 1`, before any upgrade and
+    /// without reaching a WebSocket server's `on_connection`. Default
+    /// [`DEFAULT_MAX_CONNECTIONS`] (10,000).
+    pub max_connections: usize,
 }
 
 impl Default for WebServerOptions {
@@ -55,6 +62,7 @@ impl Default for WebServerOptions {
             config: Config::default(),
             http_handler: None,
             static_dir: None,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
         }
     }
 }
@@ -110,6 +118,13 @@ impl WebServerOptions {
         self.static_dir = Some(dir.into());
         self
     }
+
+    /// Sets [`max_connections`](Self::max_connections).
+    #[must_use]
+    pub fn max_connections(mut self, max: usize) -> Self {
+        self.max_connections = max;
+        self
+    }
 }
 
 /// An HTTP/1.1 listener hosting WebSocket servers (4D: the web server a `WebSocketServer`
@@ -145,6 +160,7 @@ impl WebServer {
         });
         let router = Arc::new(WebRouter {
             web: Arc::downgrade(&inner),
+            limit: ConnectionLimit::new(options.max_connections),
         });
         let handle = options
             .runtime
@@ -215,6 +231,7 @@ impl std::fmt::Debug for WebServer {
 
 struct WebRouter {
     web: Weak<WebInner>,
+    limit: ConnectionLimit,
 }
 
 impl Router for WebRouter {
@@ -271,6 +288,10 @@ impl Router for WebRouter {
             let web = WebServer { inner: web };
             web.report_error(&format!("accepting a connection failed: {error}"));
         }
+    }
+
+    fn connection_limit(&self) -> &ConnectionLimit {
+        &self.limit
     }
 }
 

@@ -8,7 +8,7 @@ use std::time::Duration;
 use ws_proto::Config;
 use ws_proto::handshake::{Accept, Request, Response};
 
-use ws_adapter::{AcceptError, ConnectError};
+use ws_adapter::{AcceptError, ConnectError, ConnectionLimit, Permit};
 
 use crate::dispatch::Session;
 use crate::{Error, ErrorInfo};
@@ -64,10 +64,55 @@ pub(crate) enum Route {
 }
 
 /// Decides what each request on a listener gets.
+///
+/// Every runtime's accept loop does the same with each accepted connection: [`admit`] it
+/// before reading anything (the listener's connection limit), route its request with
+/// [`Admission::route`] (a connection over the limit is answered 503 through the ordinary
+/// [`Route::Respond`] path, after its request was read), and keep the [`Admission`] until the
+/// connection has ended (handshake, session and driver all done). A failing `accept` is
+/// reported with [`listener_error`](Self::listener_error) and retried after
+/// [`ws_adapter::AcceptBackoff`]'s pause.
 pub(crate) trait Router: Send + Sync + 'static {
     fn route(&self, request: &Request, remote: Option<SocketAddr>) -> Route;
     /// Accepting a connection failed (out of descriptors, ...): reported, then retried.
     fn listener_error(&self, error: &std::io::Error);
+    /// The listener's cap on open connections
+    /// ([`WebServerOptions::max_connections`](crate::WebServerOptions::max_connections)).
+    fn connection_limit(&self) -> &ConnectionLimit;
+}
+
+/// An accepted connection's standing under its listener's connection limit: the one check at
+/// the door, shared by every runtime. Hold it as long as the connection lives.
+pub(crate) enum Admission {
+    /// Under the limit: the permit keeps the connection's place until dropped (held, never
+    /// read).
+    Admitted(#[allow(dead_code)] Permit),
+    /// Over the limit: the request is answered with [`ws_adapter::overloaded`] (503).
+    Overloaded,
+}
+
+/// The hook each runtime's accept loop calls once per accepted connection, before reading
+/// anything from it: takes a place under the router's connection limit, if one is free.
+pub(crate) fn admit(router: &dyn Router) -> Admission {
+    match router.connection_limit().try_acquire() {
+        Some(permit) => Admission::Admitted(permit),
+        None => Admission::Overloaded,
+    }
+}
+
+impl Admission {
+    /// What the connection's request gets: 503 when over the limit, else the router's answer.
+    pub(crate) fn route(
+        &self,
+        router: &dyn Router,
+        request: &Request,
+        remote: Option<SocketAddr>,
+    ) -> Route {
+        match self {
+            Admission::Admitted(_) => router.route(request, remote),
+            Admission::Overloaded => Route::Respond(ws_adapter::overloaded()),
+        }
+    }
 }
 
 /// A running accept loop; stopping it leaves open connections alone.

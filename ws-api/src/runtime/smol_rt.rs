@@ -6,10 +6,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_io::Async;
+use ws_adapter::AcceptBackoff;
 use ws_proto::{CloseCode, Config};
 use ws_runtime_smol::{ClientBuilder, ConnectError, Decision, Sender};
 
-use super::{ClientSpec, ListenerHandle, Route, Router, accept_error, connect_error, is_cookie};
+use super::{
+    Admission, ClientSpec, ListenerHandle, Route, Router, accept_error, admit, connect_error,
+    is_cookie,
+};
 use crate::Error;
 use crate::dispatch::Session;
 use crate::link::{Frame, Link, close_error, send_error};
@@ -81,6 +85,7 @@ pub(super) fn serve(
     let (stop, stopped) = async_channel::bounded::<()>(1);
     let config = Arc::new(config);
     smol::spawn(async move {
+        let mut backoff = AcceptBackoff::default();
         loop {
             let next = futures_lite::future::or(
                 async {
@@ -92,16 +97,21 @@ pub(super) fn serve(
             );
             let tcp = match next.await {
                 None => break,
-                Some(Ok((tcp, _))) => tcp,
+                Some(Ok((tcp, _))) => {
+                    backoff.succeeded();
+                    tcp
+                }
                 // Out of descriptors or similar: pause rather than spin on the error.
                 Some(Err(e)) => {
                     router.listener_error(&e);
-                    async_io::Timer::after(Duration::from_millis(50)).await;
+                    async_io::Timer::after(backoff.failed()).await;
                     continue;
                 }
             };
+            // Counted from accept, so connections still in their handshake count too.
+            let admission = admit(&*router);
             let (tls, config, router) = (tls.clone(), Arc::clone(&config), Arc::clone(&router));
-            smol::spawn(serve_one(tcp, tls, config, router)).detach();
+            smol::spawn(serve_one(tcp, tls, config, router, admission)).detach();
         }
     })
     .detach();
@@ -110,16 +120,20 @@ pub(super) fn serve(
     }))
 }
 
+/// One connection: its request routed (503 when over the limit), then the session. The
+/// admission is held until both the session and the driver are done.
 async fn serve_one(
     tcp: Async<std::net::TcpStream>,
     tls: Option<Arc<rustls::ServerConfig>>,
     config: Arc<Config>,
     router: Arc<dyn Router>,
+    admission: Admission,
 ) {
     let remote = tcp.get_ref().peer_addr().ok();
+    let admission = Arc::new(admission);
     let mut session = None;
     let accepted = ws_runtime_smol::accept_tcp(tcp, tls, &config, |request| {
-        match router.route(request, remote) {
+        match admission.route(&*router, request, remote) {
             Route::Upgrade { accept, session: s } => {
                 session = Some(s);
                 Decision::Accept(accept)
@@ -130,7 +144,12 @@ async fn serve_one(
     .await;
     match (accepted, session) {
         (Ok((ws, _request, driver)), Some(session)) => {
-            smol::spawn(driver).detach();
+            let held = Arc::clone(&admission);
+            smol::spawn(async move {
+                driver.await;
+                drop(held);
+            })
+            .detach();
             drive(ws, session).await;
         }
         (Err(e), Some(mut session)) => session.failed(accept_error(&e)),
