@@ -275,21 +275,60 @@ impl Endpoint for WebSocket {
 }
 
 /// Rust-side options of a client connection (nothing in 4D matches them).
-#[derive(Clone, Debug, Default)]
+///
+/// Keepalive is on by default: the connection sends a Ping after 20 s without receiving
+/// anything, and fails with 1011 if the server then sends nothing back within 20 s
+/// ([`ping_interval`](Self::ping_interval), [`pong_timeout`](Self::pong_timeout)).
+#[derive(Clone, Debug)]
 #[non_exhaustive]
 pub struct ClientOptions {
     /// The runtime that drives the connection.
     pub runtime: Runtime,
-    /// Limits and timeouts (handshake timeout, message size, keepalive, ...).
+    /// Limits and timeouts (handshake timeout, message size, keepalive, ...). Default
+    /// [`default_config`]: [`Config::default`] with a keepalive Ping after 20 s of silence
+    /// and a 20 s pong timeout ([`DEFAULT_PING_INTERVAL`], [`DEFAULT_PONG_TIMEOUT`]). A config
+    /// set here replaces it whole: start from [`default_config`] to keep keepalive on.
+    ///
+    /// [`default_config`]: crate::default_config
+    /// [`DEFAULT_PING_INTERVAL`]: crate::DEFAULT_PING_INTERVAL
+    /// [`DEFAULT_PONG_TIMEOUT`]: crate::DEFAULT_PONG_TIMEOUT
     pub config: Config,
     /// TLS for `wss://` (default: the Mozilla root store).
     pub tls: Option<Arc<rustls::ClientConfig>>,
 }
 
+impl Default for ClientOptions {
+    /// The default runtime, [`default_config`](crate::default_config) (keepalive on:
+    /// 20 s / 20 s), the default TLS configuration.
+    fn default() -> Self {
+        ClientOptions {
+            runtime: Runtime::default(),
+            config: crate::default_config(),
+            tls: None,
+        }
+    }
+}
+
 impl ClientOptions {
-    /// Default options on the default runtime.
+    /// Default options on the default runtime, keepalive on (20 s / 20 s).
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Sends a keepalive Ping after this long without receiving anything (default 20 s);
+    /// `None` turns keepalive off. Sets [`Config::ping_interval`] in [`config`](Self::config).
+    #[must_use]
+    pub fn ping_interval(mut self, interval: Option<Duration>) -> Self {
+        self.config.ping_interval = interval;
+        self
+    }
+
+    /// How long the server has to answer a keepalive Ping before the connection fails with
+    /// 1011 (default 20 s). Sets [`Config::pong_timeout`] in [`config`](Self::config).
+    #[must_use]
+    pub fn pong_timeout(mut self, timeout: Duration) -> Self {
+        self.config.pong_timeout = timeout;
+        self
     }
 
     /// Sets the runtime.

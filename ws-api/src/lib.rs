@@ -72,5 +72,28 @@ pub use server::{
 };
 pub use status::Status;
 pub use web_server::{HttpHandler, WebServer, WebServerOptions};
+pub use ws_adapter::DEFAULT_MAX_CONNECTIONS;
 pub use ws_proto::Config;
 pub use ws_proto::handshake::{Headers, Response};
+
+use std::time::Duration;
+
+/// How long a connection made through this crate may go without receiving anything before it
+/// sends a keepalive Ping, unless told otherwise ([`ServerOptions::ping_interval`],
+/// [`ClientOptions::ping_interval`]): 20 s, like Python's `websockets`. The runtime adapters
+/// leave keepalive off; this crate turns it on so a dead peer is noticed.
+pub const DEFAULT_PING_INTERVAL: Duration = Duration::from_secs(20);
+
+/// How long the peer has to send anything back after a keepalive Ping before the connection is
+/// failed with 1011, unless told otherwise ([`ServerOptions::pong_timeout`],
+/// [`ClientOptions::pong_timeout`]): 20 s.
+pub const DEFAULT_PONG_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// The limits and timeouts [`ServerOptions`] and [`ClientOptions`] start from:
+/// [`Config::default`] with keepalive on ([`DEFAULT_PING_INTERVAL`],
+/// [`DEFAULT_PONG_TIMEOUT`]). Start from it when setting other limits, to keep keepalive.
+pub fn default_config() -> Config {
+    Config::default()
+        .with_ping_interval(Some(DEFAULT_PING_INTERVAL))
+        .with_pong_timeout(DEFAULT_PONG_TIMEOUT)
+}

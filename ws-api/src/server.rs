@@ -74,7 +74,11 @@ pub trait ConnectionHandler: Any + Send + Sync {
 }
 
 /// Options of a WebSocket server (4D: the `options` object, plus Rust-side settings).
-#[derive(Clone, Default)]
+///
+/// Keepalive is on by default: a connection that receives nothing for 20 s sends a Ping, and
+/// fails with 1011 if the client then sends nothing back within 20 s
+/// ([`ping_interval`](Self::ping_interval), [`pong_timeout`](Self::pong_timeout)).
+#[derive(Clone)]
 #[non_exhaustive]
 pub struct ServerOptions {
     /// 4D: `path`. The exact request path this server answers; `None` answers every path not
@@ -85,17 +89,54 @@ pub struct ServerOptions {
     /// The web server to live on (4D: the WebSocket server shares the web server's host and
     /// port). Required by [`WebSocketServer::new`]; [`WebSocketServer::listen`] starts one.
     pub web_server: Option<WebServer>,
-    /// Limits, timeouts and keepalive of each connection.
+    /// Limits, timeouts and keepalive of each connection. Default [`default_config`]:
+    /// [`Config::default`] with a keepalive Ping after 20 s of silence and a 20 s pong timeout
+    /// ([`DEFAULT_PING_INTERVAL`], [`DEFAULT_PONG_TIMEOUT`]). A config set here replaces it
+    /// whole: start from [`default_config`] to keep keepalive on.
+    ///
+    /// [`default_config`]: crate::default_config
+    /// [`DEFAULT_PING_INTERVAL`]: crate::DEFAULT_PING_INTERVAL
+    /// [`DEFAULT_PONG_TIMEOUT`]: crate::DEFAULT_PONG_TIMEOUT
     pub config: Config,
     /// Subprotocols this server speaks, most preferred first; the first one the client offers
     /// is confirmed.
     pub subprotocols: Vec<String>,
 }
 
+impl Default for ServerOptions {
+    /// Every path, text, no web server yet, [`default_config`](crate::default_config) (keepalive
+    /// on: 20 s / 20 s), no subprotocol.
+    fn default() -> Self {
+        ServerOptions {
+            path: None,
+            data_type: DataType::default(),
+            web_server: None,
+            config: crate::default_config(),
+            subprotocols: Vec::new(),
+        }
+    }
+}
+
 impl ServerOptions {
-    /// Default options: every path, text, default limits.
+    /// Default options: every path, text, default limits, keepalive on (20 s / 20 s).
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Sends a keepalive Ping after this long without receiving anything (default 20 s);
+    /// `None` turns keepalive off. Sets [`Config::ping_interval`] in [`config`](Self::config).
+    #[must_use]
+    pub fn ping_interval(mut self, interval: Option<Duration>) -> Self {
+        self.config.ping_interval = interval;
+        self
+    }
+
+    /// How long the client has to answer a keepalive Ping before the connection fails with
+    /// 1011 (default 20 s). Sets [`Config::pong_timeout`] in [`config`](Self::config).
+    #[must_use]
+    pub fn pong_timeout(mut self, timeout: Duration) -> Self {
+        self.config.pong_timeout = timeout;
+        self
     }
 
     /// Sets [`path`](Self::path).

@@ -67,7 +67,10 @@ pub struct Config {
     /// How long to wait for the close handshake and the TCP close that follows it before
     /// dropping the connection (RFC 6455 §7.1.1). Default 5 s.
     pub close_timeout: Duration,
-    /// When set, a Ping is sent after this long without receiving anything. Default: off.
+    /// When set, a Ping is sent after this long without receiving anything. Default: off. The
+    /// runtime adapters (`ws-runtime-std`, `ws-runtime-smol`) leave it off unless configured;
+    /// `ws-api` turns it on for its connections (20 s, with a 20 s
+    /// [`pong_timeout`](Self::pong_timeout)).
     pub ping_interval: Option<Duration>,
     /// After a keepalive Ping, how long the peer has to send anything back before the connection
     /// is failed with 1011. Default 20 s.
