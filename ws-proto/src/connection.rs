@@ -323,21 +323,20 @@ impl Connection {
 
     /// Whether the adapter should read the transport now: the single flow-control rule every
     /// adapter follows. False once the connection is closed, and while it still processes
-    /// input but the events waiting for the application exceed [`Config::read_ahead`] or the
-    /// output queue is at [`Config::max_output_buffer`] (the peer is not reading what we
-    /// send, automatic Pongs included). Once input is only discarded (after the peer's Close
-    /// or a violation) reading goes on until EOF, which the close handshake waits for.
+    /// input but the events waiting for the application exceed [`Config::read_ahead`]. Once
+    /// input is only discarded (after the peer's Close or a violation) reading goes on until
+    /// EOF, which the close handshake waits for.
     ///
-    /// Re-check it after [`poll_event`](Self::poll_event) and
-    /// [`consume_output`](Self::consume_output): both can turn it back on.
+    /// A full output queue does not stop reading: what reading adds to the output is bounded
+    /// anyway (automatic Pongs replace each other, one Close echo), and stopping would
+    /// deadlock two peers that both send more than their queues hold before receiving.
+    ///
+    /// Re-check it after [`poll_event`](Self::poll_event): taking events turns it back on.
     pub fn wants_read(&self) -> bool {
         match &self.state {
             State::Closed => false,
             _ if !self.is_reading() => true,
-            _ => {
-                self.event_bytes < self.config.read_ahead
-                    && self.output.len() < self.config.max_output_buffer
-            }
+            _ => self.event_bytes < self.config.read_ahead,
         }
     }
 

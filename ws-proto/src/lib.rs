@@ -40,7 +40,7 @@
 //!    4. sleep until [`Connection::poll_timeout`] (re-read it: any call may move it) and then
 //!       call [`Connection::handle_timeout`].
 //! 2. **Read only while [`Connection::wants_read`] is true**, and check it again after polling
-//!    events and consuming output. This is the one flow-control rule: it bounds what a
+//!    events. This is the one flow-control rule: it bounds what a
 //!    connection holds to [`Config::read_ahead`] of undelivered events plus one message plus
 //!    [`Config::max_output_buffer`], whatever the peer sends, and every adapter applies it the
 //!    same way.

@@ -1,10 +1,19 @@
 //! Blocking WebSocket clients and servers on std threads, driving the sans-IO core `ws-proto`.
 //!
 //! This crate only moves bytes: every protocol decision (framing, close handshake, limits,
-//! keepalive and close timeouts) is made by [`ws_proto::Connection`]. Each connection runs a
-//! reader thread that only reads and a writer thread that only writes, so two peers sending
-//! large messages at each other never deadlock, and sends are bounded: they block (or fail with
-//! [`TrySendError::Full`]) while the output queue is full.
+//! keepalive and close timeouts) is made by [`ws_proto::Connection`], and flow control is its one
+//! rule ([`Connection::wants_read`](ws_proto::Connection::wants_read)).
+//!
+//! A connection has no thread of its own. The thread that calls `recv` reads the socket (so a
+//! server connection costs the one thread running its handler, and a client connection none);
+//! writes never block (each is a non-blocking call); and one shared background thread per
+//! process, the reactor, writes what the socket could not take at once, fires every
+//! connection's timers, and reads for an application that is away from `recv`. So a close
+//! timeout, a Pong timeout or [`Sender::abort`] end a connection on time whatever its threads
+//! are doing, and a peer that stops reading pins no thread. Sends are bounded: the blocking
+//! variants wait (the `try_` variants fail with [`TrySendError::Full`]) while the output queue
+//! is full. A server answers connections over its limit with 503
+//! ([`Server::max_connections`]).
 //!
 //! ```no_run
 //! use ws_runtime_std::{Decision, Event, Server};
@@ -30,14 +39,20 @@
 //! ```
 
 mod client;
+mod reactor;
 mod server;
 mod socket;
+mod sys;
 mod transport;
 
 pub use client::{ClientBuilder, ConnectError, connect};
-pub use server::{AcceptError, Decision, Server, ServerHandle, accept, server_transport};
-pub use socket::{Receiver, SendError, Sender, TrySendError, WebSocket, live_connection_threads};
+pub use server::{
+    AcceptError, DEFAULT_THREAD_STACK, Decision, Server, ServerHandle, accept, refuse,
+    server_transport,
+};
+pub use socket::{Receiver, SendError, Sender, TrySendError, WebSocket, live_connections};
 pub use transport::Transport;
+pub use ws_adapter::DEFAULT_MAX_CONNECTIONS;
 pub use ws_adapter::tls;
 pub use ws_proto::handshake::{Accept, Request, Response};
 pub use ws_proto::{CloseCode, CloseOutcome, Config, Event, PreparedMessage};

@@ -3,14 +3,16 @@
 
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
 use std::time::Instant;
 
+use ws_adapter::{AcceptBackoff, ConnectionLimit, DEFAULT_MAX_CONNECTIONS, overloaded};
 use ws_proto::Config;
-use ws_proto::handshake::{HandshakeError, Request, ServerHandshake};
+use ws_proto::handshake::{HandshakeError, Request, Response, ServerHandshake};
 
+use crate::reactor::Reactor;
 use crate::socket::WebSocket;
 use crate::transport::Transport;
 pub use ws_adapter::{AcceptError, Decision};
@@ -93,11 +95,22 @@ fn answer(transport: &mut Transport, response: Vec<u8>, error: AcceptError) -> A
     error
 }
 
+/// Stack size of a connection's thread unless told otherwise: it runs the handler, which is
+/// the application's code.
+pub const DEFAULT_THREAD_STACK: usize = 512 << 10;
+
 /// A WebSocket server on a TCP listener.
+///
+/// Each connection costs one thread, the one that runs its handler (and reads the socket while
+/// the handler is in `recv`); timers and writes the socket could not take at once are handled
+/// by one shared background thread. Connections over [`max_connections`](Self::max_connections)
+/// are answered with 503 before the upgrade, without a thread.
 pub struct Server {
     listener: TcpListener,
     config: Config,
     tls: Option<Arc<rustls::ServerConfig>>,
+    max_connections: usize,
+    stack_size: usize,
 }
 
 impl Server {
@@ -112,6 +125,8 @@ impl Server {
             listener,
             config: Config::default(),
             tls: None,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            stack_size: DEFAULT_THREAD_STACK,
         }
     }
 
@@ -127,6 +142,21 @@ impl Server {
         self
     }
 
+    /// Most connections open at once, from accept to close (default
+    /// [`DEFAULT_MAX_CONNECTIONS`]). One more is answered `503 Service Unavailable` with
+    /// `Retry-After` before any upgrade.
+    pub fn max_connections(mut self, max: usize) -> Self {
+        self.max_connections = max;
+        self
+    }
+
+    /// Stack size of each connection's thread (default [`DEFAULT_THREAD_STACK`]). Only the
+    /// pages a handler touches cost memory; raise it for handlers that recurse deeply.
+    pub fn thread_stack_size(mut self, bytes: usize) -> Self {
+        self.stack_size = bytes;
+        self
+    }
+
     /// The address the listener is bound to.
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
         self.listener.local_addr()
@@ -134,35 +164,70 @@ impl Server {
 
     /// Starts the accept loop on its own thread. For every connection, on a thread of its own:
     /// the handshake, `hook` deciding on the request, then `handler` with the running WebSocket.
+    /// A failing `accept` (out of file descriptors, ...) pauses the loop with a growing back-off
+    /// instead of spinning; a thread that cannot be started costs that one connection a 503.
     pub fn serve<H, F>(self, hook: H, handler: F) -> io::Result<ServerHandle>
     where
         H: Fn(&Request) -> Decision + Send + Sync + 'static,
         F: Fn(WebSocket, Request) + Send + Sync + 'static,
     {
         let addr = self.listener.local_addr()?;
+        let reactor = Reactor::get()?;
         let stop = Arc::new(AtomicBool::new(false));
         let stopping = Arc::clone(&stop);
         let (hook, handler) = (Arc::new(hook), Arc::new(handler));
+        let limit = ConnectionLimit::new(self.max_connections);
         let thread = thread::Builder::new()
             .name("ws-accept".into())
+            .stack_size(ACCEPT_STACK)
             .spawn(move || {
-                for stream in self.listener.incoming() {
+                let mut backoff = AcceptBackoff::default();
+                let refusal = overloaded().encode();
+                loop {
+                    let accepted = self.listener.accept();
                     if stopping.load(Ordering::SeqCst) {
                         break;
                     }
-                    let Ok(tcp) = stream else { continue };
+                    let tcp = match accepted {
+                        Ok((tcp, _)) => {
+                            backoff.succeeded();
+                            tcp
+                        }
+                        Err(_) => {
+                            thread::sleep(backoff.failed());
+                            continue;
+                        }
+                    };
+                    let Some(permit) = limit.try_acquire() else {
+                        reactor.refuse(tcp, &refusal);
+                        continue;
+                    };
                     let (config, tls) = (self.config.clone(), self.tls.clone());
                     let (hook, handler) = (Arc::clone(&hook), Arc::clone(&handler));
-                    let _ = thread::Builder::new()
+                    let slot = Arc::new(Mutex::new(Some(tcp)));
+                    let taken = Arc::clone(&slot);
+                    let spawned = thread::Builder::new()
                         .name("ws-conn".into())
+                        .stack_size(self.stack_size)
                         .spawn(move || {
-                            let Ok(transport) = server_transport(tcp, tls) else {
+                            let _permit = permit;
+                            let tcp = taken.lock().ok().and_then(|mut tcp| tcp.take());
+                            let Some(transport) =
+                                tcp.and_then(|tcp| server_transport(tcp, tls).ok())
+                            else {
                                 return;
                             };
                             if let Ok((ws, request)) = accept(transport, &config, |r| hook(r)) {
                                 handler(ws, request);
                             }
                         });
+                    if spawned.is_err() {
+                        // Out of threads or memory: this connection is refused, the server
+                        // goes on.
+                        if let Some(tcp) = slot.lock().ok().and_then(|mut tcp| tcp.take()) {
+                            reactor.refuse(tcp, &refusal);
+                        }
+                    }
                 }
             })?;
         Ok(ServerHandle {
@@ -171,6 +236,17 @@ impl Server {
             thread: Some(thread),
         })
     }
+}
+
+/// Stack of the accept loop: only this crate's code runs there.
+const ACCEPT_STACK: usize = 128 << 10;
+
+/// Answers `tcp` with `response` and closes it once the peer has read it, without a thread: for
+/// requests refused before any upgrade (a server at its connection limit). The request is not
+/// read, only drained.
+pub fn refuse(tcp: TcpStream, response: &Response) -> io::Result<()> {
+    Reactor::get()?.refuse(tcp, &response.encode());
+    Ok(())
 }
 
 /// Wraps an accepted stream in TLS when a configuration is given.

@@ -1,44 +1,62 @@
-//! A running WebSocket: the core behind a lock, a reader thread that only reads, a writer thread
-//! that only writes (and fires the core's timers), and handles for the user.
+//! A running WebSocket: the core behind a lock, handles for the user, and no thread of its own.
 //!
 //! ```text
-//!   socket ──read──▶ reader thread ──receive()──▶ ┌──────────────┐ ──events──▶ recv()
-//!                                                 │  Connection  │
-//!   socket ◀─write── writer thread ◀──output()─── │ (ws-proto)   │ ◀──send_*── Sender (any thread)
-//!                    (timers, transport actions)  └──────────────┘
+//!   socket ──read (blocking)──▶ the thread in recv() ──receive()──▶ ┌──────────────┐ ──events──▶ recv()
+//!          ──read (idle app)──▶ reactor                            │  Connection  │
+//!   socket ◀─non-blocking write── whoever has output:               │ (ws-proto)   │ ◀──send_*── any thread
+//!                                sender, recv(), reactor (when the  └──────────────┘
+//!                                socket has room again)             ◀── timers ── reactor
 //! ```
 //!
-//! No protocol decision is made here. Memory is bounded on both sides: senders block (or get
-//! [`TrySendError::Full`]) while the core's output queue is full, and the reader stops reading
-//! while undelivered messages exceed [`Config::max_message_size`](ws_proto::Config) bytes, so a
-//! peer that outpaces the application meets TCP backpressure.
+//! The application thread that calls [`Receiver::recv`] reads the socket itself (tungstenite's
+//! model): a server connection costs the one thread running its handler, a client connection
+//! none. Writes never block: each is a non-blocking call, and what the socket cannot take now is
+//! written by the shared [reactor](crate::reactor) when it has room. The reactor also fires the
+//! core's timers and reads for an application that is away, so a close timeout, a Pong timeout
+//! or [`Sender::abort`] end a connection on time whatever its threads are doing.
+//!
+//! No protocol decision is made here, and flow control is the core's one rule: the socket is
+//! read only while [`Connection::wants_read`] says so.
 
-use std::io::{self, Read, Write};
+use std::cell::RefCell;
+use std::io::{self, IoSlice, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
-use std::thread;
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
 use ws_proto::{
     CloseCode, Connection, ConnectionState, Error as CoreError, Event, PreparedMessage,
     TransportAction,
 };
 
+use crate::reactor::Reactor;
+use crate::sys;
 use crate::transport::{Transport, clear_deadline, close_tcp};
 pub use ws_adapter::{SendError, TrySendError};
 
-/// Size of each read from the socket.
+/// Most bytes read from the socket at once.
 const READ_CHUNK: usize = 64 << 10;
-/// Most plaintext handed to TLS per write, so rustls never buffers more than this.
+/// Most plaintext handed to TLS per round, so rustls never buffers more than this.
 const TLS_WRITE_CHUNK: usize = 64 << 10;
+/// Most output slices per vectored write.
+const MAX_SLICES: usize = 64;
+/// Output deferred inside a receive batch is written at once past this much.
+const DEFER_LIMIT: usize = 64 << 10;
+/// How long the application may be away from `recv` before the reactor reads for it (so Pings
+/// are answered, Pongs seen and deferred output written while it is busy).
+const READ_SWEEP: Duration = Duration::from_millis(100);
+/// Rounds of non-blocking reads per reactor visit, so one busy connection cannot hold it.
+const SWEEP_READS: usize = 16;
 
-/// A WebSocket connection on blocking sockets.
+/// A WebSocket connection on a blocking socket.
 ///
-/// Receive with [`recv`](Self::recv); send from any thread through [`sender`](Self::sender)
-/// clones or the methods this type shares with [`Sender`] by `Deref`. Dropping every handle
-/// (the `WebSocket`, its [`Receiver`] and all [`Sender`]s) closes the connection with 1001.
+/// Receive with [`recv`](Self::recv) (the calling thread reads the socket); send from any
+/// thread through [`sender`](Self::sender) clones or the methods this type shares with
+/// [`Sender`] by `Deref` (sends never block on the socket; the blocking variants wait only while
+/// the output queue is full). Dropping every handle (the `WebSocket`, its [`Receiver`] and all
+/// [`Sender`]s) closes the connection with 1001; the close handshake then completes in the
+/// background.
 pub struct WebSocket {
     sender: Sender,
     receiver: Receiver,
@@ -57,24 +75,58 @@ pub struct Receiver {
     _guard: Arc<HandleGuard>,
 }
 
-struct Shared {
+pub(crate) struct Shared {
     inner: Mutex<Inner>,
-    /// Output, timers or transport actions changed: the writer should look.
-    writer_wake: Condvar,
-    /// An event was queued or the connection ended: receivers should look.
-    events_ready: Condvar,
-    /// Output drained or events were taken: blocked senders and the reader should look.
+    /// An event was queued, the connection ended, or the reading role was released: receivers
+    /// look.
+    readable: Condvar,
+    /// Output drained: blocked senders look.
     space: Condvar,
     peer_addr: Option<SocketAddr>,
+    reactor: &'static Reactor,
 }
 
 struct Inner {
     ws: Connection,
-    tls: Option<rustls::Connection>,
+    tls: Option<Box<rustls::Connection>>,
+    /// Encrypted bytes TLS produced that the socket has not taken yet.
+    tls_out: Vec<u8>,
+    tls_out_pos: usize,
+    /// The socket; `None` once the core said `Close`. A reading thread holds a clone of the
+    /// `Arc` while it reads, so the descriptor closes when the last of them lets go.
+    tcp: Option<Arc<TcpStream>>,
+    /// The reactor's key for this connection.
+    key: usize,
+    /// A thread is blocked reading the socket: nobody else reads.
+    reading: bool,
+    /// Since when no application thread has been reading (`None` while one is).
+    away_since: Option<Instant>,
+    /// The thread that called `recv` has more events already read to go through: sends made
+    /// meanwhile are written together when it comes back (or by the reactor's sweep).
+    in_batch: bool,
+    /// The transport reached EOF or failed: nothing more to read.
+    read_done: bool,
+    /// `ShutdownWrite` was asked for and waits for the TLS records before it.
+    shutdown_pending: bool,
+    /// Output waits for the socket to have room (the reactor watches for it).
+    write_blocked: bool,
+    /// Every user handle is gone: the reactor reads until the close handshake completes.
+    orphaned: bool,
+    /// The application has been away from `recv` for a while: the reactor reads when data
+    /// arrives.
+    watching: bool,
+    /// The readiness the reactor was last asked to watch (one-shot: cleared when it fires).
+    registered: (bool, bool),
+    /// Threads waiting in a blocking send.
+    senders_waiting: usize,
     /// `Event::Closed` was handed to the user: `recv` returns `None` from now on.
     finished: bool,
     /// Abort with a RST rather than a FIN.
     reset: bool,
+    /// The earliest deadline the reactor was asked to call back at.
+    armed: Option<Instant>,
+    /// A read timeout is set on the socket (by `recv_timeout`).
+    read_timeout_set: bool,
 }
 
 /// Closes the connection when the last user handle is dropped.
@@ -84,43 +136,68 @@ struct HandleGuard {
 
 impl Drop for HandleGuard {
     fn drop(&mut self) {
-        let mut inner = self.shared.lock();
+        let shared = &self.shared;
+        let mut inner = shared.lock();
         let _ = inner.ws.close(Instant::now(), CloseCode::GOING_AWAY, "");
-        drop(inner);
-        self.shared.writer_wake.notify_all();
+        inner.orphaned = true;
+        // Nobody will take events any more: drop them, so reading never stalls on them.
+        while inner.ws.poll_event().is_some() {}
+        shared.drive(&mut inner, Instant::now());
     }
 }
 
-static LIVE_THREADS: AtomicUsize = AtomicUsize::new(0);
+static LIVE_CONNECTIONS: AtomicUsize = AtomicUsize::new(0);
 
 impl WebSocket {
-    /// Starts a connection whose opening handshake is complete: spawns its reader and writer
-    /// threads. The transport's handshake timeouts are cleared; the core's timers take over.
+    /// Starts a connection whose opening handshake is complete. No thread is started: the
+    /// calling thread of [`recv`](Self::recv) reads, and the shared reactor writes what
+    /// non-blocking writes could not, fires the core's timers and reads for an absent
+    /// application. The transport's handshake timeouts are cleared; the core's timers take
+    /// over.
     pub fn from_transport(transport: Transport, ws: Connection) -> io::Result<WebSocket> {
         let Transport { tcp, tls } = transport;
         clear_deadline(&tcp)?;
+        sys::prepare(&tcp)?;
         let _ = tcp.set_nodelay(true);
-        let reader_tcp = tcp.try_clone()?;
+        let reactor = Reactor::get()?;
+        let peer_addr = tcp.peer_addr().ok();
+        let tcp = Arc::new(tcp);
         let shared = Arc::new(Shared {
             inner: Mutex::new(Inner {
                 ws,
-                tls,
+                tls: tls.map(Box::new),
+                tls_out: Vec::new(),
+                tls_out_pos: 0,
+                tcp: Some(Arc::clone(&tcp)),
+                key: 0,
+                reading: false,
+                away_since: Some(Instant::now()),
+                in_batch: false,
+                read_done: false,
+                shutdown_pending: false,
+                write_blocked: false,
+                orphaned: false,
+                watching: false,
+                registered: (false, false),
+                senders_waiting: 0,
                 finished: false,
                 reset: false,
+                armed: None,
+                read_timeout_set: false,
             }),
-            writer_wake: Condvar::new(),
-            events_ready: Condvar::new(),
+            readable: Condvar::new(),
             space: Condvar::new(),
-            peer_addr: tcp.peer_addr().ok(),
+            peer_addr,
+            reactor,
         });
-        let reader_shared = Arc::clone(&shared);
-        thread::Builder::new()
-            .name("ws-reader".into())
-            .spawn(move || counted(|| read_loop(&reader_shared, reader_tcp)))?;
-        let writer_shared = Arc::clone(&shared);
-        thread::Builder::new()
-            .name("ws-writer".into())
-            .spawn(move || counted(|| write_loop(&writer_shared, tcp)))?;
+        let key = reactor.register(&tcp, &shared)?;
+        LIVE_CONNECTIONS.fetch_add(1, Ordering::SeqCst);
+        {
+            let mut inner = shared.lock();
+            inner.key = key;
+            // The handshake response (server) and any frames after it go out now.
+            shared.drive(&mut inner, Instant::now());
+        }
         let guard = Arc::new(HandleGuard {
             shared: Arc::clone(&shared),
         });
@@ -137,7 +214,8 @@ impl WebSocket {
     }
 
     /// Waits for the next event: a message, a Ping or Pong, and finally [`Event::Closed`] with
-    /// the outcome. Returns `None` after `Closed` was returned.
+    /// the outcome. Returns `None` after `Closed` was returned. The calling thread reads the
+    /// socket while it waits.
     pub fn recv(&self) -> Option<Event> {
         self.receiver.recv()
     }
@@ -167,6 +245,15 @@ impl std::ops::Deref for WebSocket {
     }
 }
 
+impl std::fmt::Debug for WebSocket {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WebSocket")
+            .field("state", &self.state())
+            .field("peer_addr", &self.peer_addr())
+            .finish()
+    }
+}
+
 impl Receiver {
     /// See [`WebSocket::recv`].
     pub fn recv(&self) -> Option<Event> {
@@ -176,52 +263,80 @@ impl Receiver {
     /// See [`WebSocket::recv_timeout`].
     #[allow(clippy::result_unit_err)]
     pub fn recv_timeout(&self, timeout: Duration) -> Result<Option<Event>, ()> {
-        self.recv_until(Some(Instant::now() + timeout))
+        self.recv_until(Instant::now().checked_add(timeout))
     }
 
     fn recv_until(&self, deadline: Option<Instant>) -> Result<Option<Event>, ()> {
-        let shared = &self.shared;
+        let shared = &*self.shared;
         let mut inner = shared.lock();
+        inner.in_batch = false;
         loop {
+            let now = Instant::now();
             // The application polls the core itself, one event at a time, so whatever it sends
             // in answer goes out before a Close that arrived after the event (see the drive
             // contract of ws-proto).
-            let was_backlogged = inner.backlogged();
-            let event = inner.ws.poll_event();
-            // Polling may have applied a Close or a failure that queued output.
-            if inner.writer_has_work() {
-                shared.writer_wake.notify_all();
-            }
-            if let Some(event) = event {
-                if matches!(event, Event::Closed(_)) {
-                    inner.finished = true;
-                }
-                drop(inner);
-                if was_backlogged {
-                    shared.space.notify_all();
-                }
+            if let Some(event) = inner.ws.poll_event() {
+                inner.finished |= matches!(event, Event::Closed(_));
+                inner.in_batch = inner.ws.has_events();
+                shared.drive(&mut inner, now);
                 return Ok(Some(event));
             }
+            // Nothing queued: what the batch sent goes out before this thread blocks.
+            shared.drive(&mut inner, now);
             if inner.finished {
                 return Ok(None);
             }
-            inner = match deadline {
-                None => shared
-                    .events_ready
-                    .wait(inner)
-                    .unwrap_or_else(|p| p.into_inner()),
-                Some(deadline) => {
-                    let left = deadline.saturating_duration_since(Instant::now());
-                    if left.is_zero() {
-                        return Err(());
-                    }
-                    shared
-                        .events_ready
-                        .wait_timeout(inner, left)
-                        .unwrap_or_else(|p| p.into_inner())
-                        .0
+            let can_read = !inner.reading && !inner.read_done && inner.ws.wants_read();
+            let tcp = match inner.tcp.clone() {
+                Some(tcp) if can_read => tcp,
+                // Someone else is reading, or progress depends on the reactor (output to drain,
+                // a timer): wait for it.
+                _ => {
+                    inner = shared.wait(&shared.readable, inner, deadline).ok_or(())?;
+                    continue;
                 }
             };
+            if deadline.is_some() || inner.read_timeout_set {
+                let left = deadline.map(|d| d.saturating_duration_since(now));
+                if left.is_some_and(|left| left.is_zero()) {
+                    return Err(());
+                }
+                // A zero timeout means "block forever" to the socket: at least 1 ms.
+                let left = left.map(|left| left.max(Duration::from_millis(1)));
+                if tcp.set_read_timeout(left).is_ok() {
+                    inner.read_timeout_set = left.is_some();
+                }
+            }
+            inner.reading = true;
+            inner.away_since = None;
+            inner.watching = false;
+            drop(inner);
+            let (result, relocked) = with_scratch(|buf| {
+                let result = read_some(&tcp, buf);
+                let mut inner = shared.lock();
+                let now = Instant::now();
+                let result = match result {
+                    Ok(n) => {
+                        inner.receive(now, &buf[..n]);
+                        Ok(())
+                    }
+                    Err(e) => Err(e),
+                };
+                (result, inner)
+            });
+            drop(tcp);
+            inner = relocked;
+            inner.reading = false;
+            inner.away_since = Some(Instant::now());
+            // Another receiver may have waited for the reading role.
+            shared.readable.notify_all();
+            if result.is_err() {
+                // Timed out (`recv_timeout`): the deadline decides.
+                if deadline.is_some_and(|d| Instant::now() >= d) {
+                    shared.drive(&mut inner, Instant::now());
+                    return Err(());
+                }
+            }
         }
     }
 }
@@ -234,21 +349,50 @@ impl Iterator for Receiver {
     }
 }
 
+impl std::fmt::Debug for Receiver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Receiver").finish_non_exhaustive()
+    }
+}
+
+/// Reads once; EOF and failures are reported as `Ok(0)` (nothing more will arrive), a read
+/// timeout as the error.
+fn read_some(mut tcp: &TcpStream, buf: &mut [u8]) -> io::Result<usize> {
+    loop {
+        match tcp.read(buf) {
+            Ok(n) => return Ok(n),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) =>
+            {
+                return Err(e);
+            }
+            // A reset or a local shutdown: nothing more will arrive.
+            Err(_) => return Ok(0),
+        }
+    }
+}
+
 macro_rules! send_methods {
-    ($($(#[$doc:meta])* $name:ident / $try_name:ident ($arg:ident: $ty:ty) => |$ws:ident| $call:expr;)*) => {
+    ($($(#[$doc:meta])* $name:ident / $try_name:ident ($($arg:ident: $ty:ty),*)
+        => |$ws:ident| $call:expr;)*) => {
         impl Sender {
             $(
                 $(#[$doc])*
                 ///
-                /// Blocks while the output queue is full (backpressure).
-                pub fn $name(&self, $arg: $ty) -> Result<(), SendError> {
+                /// Blocks only while the output queue is full (backpressure), never on the
+                /// socket: what it cannot take now is written in the background.
+                pub fn $name(&self, $($arg: $ty),*) -> Result<(), SendError> {
                     self.send_with(true, |$ws| $call).map_err(SendError::from)
                 }
 
                 $(#[$doc])*
                 ///
                 /// Never blocks: fails with [`TrySendError::Full`] while the output queue is full.
-                pub fn $try_name(&self, $arg: $ty) -> Result<(), TrySendError> {
+                pub fn $try_name(&self, $($arg: $ty),*) -> Result<(), TrySendError> {
                     self.send_with(false, |$ws| $call)
                 }
             )*
@@ -267,28 +411,23 @@ send_methods! {
     send_ping / try_send_ping (payload: &[u8]) => |ws| ws.send_ping(payload);
     /// Sends an unsolicited Pong (at most 125 bytes).
     send_pong / try_send_pong (payload: &[u8]) => |ws| ws.send_pong(payload);
+    /// Sends one fragment of a text message; `is_final` ends the message.
+    send_text_fragment / try_send_text_fragment (text: &str, is_final: bool)
+        => |ws| ws.send_text_fragment(text, is_final);
+    /// Sends one fragment of a binary message; `is_final` ends the message.
+    send_binary_fragment / try_send_binary_fragment (data: &[u8], is_final: bool)
+        => |ws| ws.send_binary_fragment(data, is_final);
 }
 
 impl Sender {
-    /// Sends one fragment of a text message; `is_final` ends the message.
-    pub fn send_text_fragment(&self, text: &str, is_final: bool) -> Result<(), SendError> {
-        self.send_with(true, |ws| ws.send_text_fragment(text, is_final))
-            .map_err(SendError::from)
-    }
-
-    /// Sends one fragment of a binary message; `is_final` ends the message.
-    pub fn send_binary_fragment(&self, data: &[u8], is_final: bool) -> Result<(), SendError> {
-        self.send_with(true, |ws| ws.send_binary_fragment(data, is_final))
-            .map_err(SendError::from)
-    }
-
     /// Starts the closing handshake. Returns at once; the outcome arrives as [`Event::Closed`]
-    /// once the peer answered, or after the close timeout.
+    /// once the peer answered, or after the close timeout
+    /// ([`Config::close_timeout`](ws_proto::Config::close_timeout)), which the reactor enforces
+    /// even if no thread is in `recv`.
     pub fn close(&self, code: CloseCode, reason: &str) -> Result<(), SendError> {
         let mut inner = self.shared.lock();
         let result = inner.ws.close(Instant::now(), code, reason);
-        drop(inner);
-        self.shared.writer_wake.notify_all();
+        self.shared.drive(&mut inner, Instant::now());
         match result {
             Ok(()) => Ok(()),
             Err(CoreError::Closed) => Err(SendError::Closed),
@@ -296,13 +435,14 @@ impl Sender {
         }
     }
 
-    /// Drops the connection at once: no Close frame and no FIN (the peer sees a reset).
+    /// Drops the connection at once: no Close frame and no FIN (the peer sees a reset). A
+    /// thread blocked in `recv` returns [`Event::Closed`] (1006) at once and the socket is
+    /// released.
     pub fn abort(&self) {
         let mut inner = self.shared.lock();
         inner.reset = true;
         inner.ws.abort();
-        drop(inner);
-        self.shared.notify_all();
+        self.shared.drive(&mut inner, Instant::now());
     }
 
     /// The connection's state.
@@ -320,21 +460,33 @@ impl Sender {
         block: bool,
         mut send: impl FnMut(&mut Connection) -> Result<(), CoreError>,
     ) -> Result<(), TrySendError> {
-        let shared = &self.shared;
+        let shared = &*self.shared;
         let mut inner = shared.lock();
         loop {
             match send(&mut inner.ws) {
                 Ok(()) => {
-                    drop(inner);
-                    shared.writer_wake.notify_all();
+                    shared.drive(&mut inner, Instant::now());
                     return Ok(());
                 }
                 Err(CoreError::OutputFull) if block => {
-                    inner = shared.space.wait(inner).unwrap_or_else(|p| p.into_inner());
+                    inner.senders_waiting += 1;
+                    inner = shared
+                        .wait(&shared.space, inner, None)
+                        .unwrap_or_else(|| shared.lock());
+                    inner.senders_waiting -= 1;
                 }
                 Err(e) => return Err(TrySendError::from_core(e)),
             }
         }
+    }
+}
+
+impl std::fmt::Debug for Sender {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sender")
+            .field("state", &self.state())
+            .field("peer_addr", &self.peer_addr())
+            .finish()
     }
 }
 
@@ -345,46 +497,234 @@ impl Shared {
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn notify_all(&self) {
-        self.writer_wake.notify_all();
-        self.events_ready.notify_all();
+    /// Waits on `condvar` until notified or `deadline`; `None` once the deadline passed.
+    fn wait<'a>(
+        &self,
+        condvar: &Condvar,
+        inner: MutexGuard<'a, Inner>,
+        deadline: Option<Instant>,
+    ) -> Option<MutexGuard<'a, Inner>> {
+        match deadline {
+            None => Some(condvar.wait(inner).unwrap_or_else(|p| p.into_inner())),
+            Some(deadline) => {
+                let left = deadline.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    return None;
+                }
+                let (inner, _) = condvar
+                    .wait_timeout(inner, left)
+                    .unwrap_or_else(|p| p.into_inner());
+                Some(inner)
+            }
+        }
+    }
+
+    /// Everything that follows any input, command or event, following the core's drive
+    /// contract: write the output (unless a receive batch defers it), act on transport
+    /// actions, wake whoever can now make progress, and tell the reactor what to watch and
+    /// when to call back.
+    fn drive(&self, inner: &mut Inner, now: Instant) {
+        let defer = inner.in_batch && !inner.orphaned && inner.ws.output_len() < DEFER_LIMIT;
+        if !defer && !inner.write_blocked {
+            inner.flush();
+        }
+        while let Some(action) = inner.ws.poll_transport() {
+            match action {
+                TransportAction::ShutdownWrite => {
+                    if let Some(tls) = &mut inner.tls {
+                        tls.send_close_notify();
+                    }
+                    inner.shutdown_pending = true;
+                    inner.flush();
+                }
+                TransportAction::Close => self.close_transport(inner),
+            }
+        }
+        if inner.ws.has_events() || inner.finished || inner.ws.state() == ConnectionState::Closed {
+            self.readable.notify_all();
+        }
+        if inner.senders_waiting > 0
+            && (inner.ws.can_send() || inner.ws.state() != ConnectionState::Open)
+        {
+            self.space.notify_all();
+        }
+        let Some(tcp) = inner.tcp.clone() else {
+            return;
+        };
+        // Readiness: writable while output waits for room; readable when no application thread
+        // reads (every handle gone, or away from `recv` for a while) and the core wants input.
+        let watch_read = (inner.orphaned || inner.watching)
+            && !inner.reading
+            && !inner.read_done
+            && inner.ws.wants_read();
+        let wanted = (watch_read, inner.write_blocked);
+        if wanted != inner.registered && (wanted.0 || wanted.1) {
+            self.reactor.interest(inner.key, &tcp, wanted.0, wanted.1);
+            inner.registered = wanted;
+        }
+        // The next call-back: the core's deadline, or the read sweep while the application is
+        // away from `recv` (which also writes output a batch left deferred).
+        let sweep = inner
+            .away_since
+            .filter(|_| !inner.watching && !inner.read_done && inner.ws.wants_read() || defer)
+            .map(|since| since.max(now) + READ_SWEEP);
+        let next = match (inner.ws.poll_timeout(), sweep) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        if let Some(at) = next
+            && inner.armed.is_none_or(|armed| at < armed)
+        {
+            inner.armed = Some(at);
+            self.reactor.schedule(inner.key, at);
+        }
+    }
+
+    /// The core said `Close`: forget the connection in the reactor and end the socket (a reading
+    /// thread wakes up; the descriptor closes when it lets go).
+    fn close_transport(&self, inner: &mut Inner) {
+        if let Some(tcp) = inner.tcp.take() {
+            self.reactor.deregister(inner.key, &tcp);
+            close_tcp(&tcp, inner.reset);
+            LIVE_CONNECTIONS.fetch_sub(1, Ordering::SeqCst);
+        }
+        inner.tls_out = Vec::new();
+        self.readable.notify_all();
         self.space.notify_all();
+    }
+
+    /// The reactor's call-back at a deadline.
+    pub(crate) fn on_timer(&self, now: Instant) {
+        let mut inner = self.lock();
+        inner.armed = None;
+        if inner.tcp.is_none() {
+            return;
+        }
+        let away = inner
+            .away_since
+            .is_some_and(|since| now.saturating_duration_since(since) >= READ_SWEEP);
+        if away || inner.orphaned {
+            // The application is not reading: read for it, so a Pong that arrived is seen
+            // before the Pong timeout judges, and a Ping is answered; then watch the socket
+            // until the application is back.
+            inner.in_batch = false;
+            inner.read_available(now);
+            inner.watching = true;
+        }
+        if inner.ws.poll_timeout().is_some_and(|at| at <= now) {
+            inner.ws.handle_timeout(now);
+        }
+        self.drive(&mut inner, now);
+    }
+
+    /// The reactor's call-back when the socket is ready.
+    pub(crate) fn on_ready(&self, readable: bool, writable: bool) {
+        let mut inner = self.lock();
+        let now = Instant::now();
+        // The one-shot registration fired: nothing is watched until asked again.
+        inner.registered = (false, false);
+        if writable {
+            inner.write_blocked = false;
+        }
+        if readable && !inner.reading {
+            inner.read_available(now);
+        }
+        self.drive(&mut inner, now);
     }
 }
 
 impl Inner {
-    /// Whether the writer has anything to act on: output, or a closing connection (whose
-    /// transport actions and timers it handles). An open connection with nothing queued does
-    /// not need waking.
-    fn writer_has_work(&self) -> bool {
-        self.ws.output_len() > 0 || self.ws.state() != ConnectionState::Open
-    }
-
-    /// Whether the reader should pause: undelivered messages exceed one maximum message.
-    fn backlogged(&self) -> bool {
-        self.ws.pending_event_bytes() > self.ws.config().max_message_size
-    }
-
-    /// Feeds bytes from the socket through TLS (if any) into the core.
-    fn receive(&mut self, now: Instant, buf: &mut [u8], n: usize) {
-        let Some(tls) = &mut self.tls else {
-            if n == 0 {
-                self.ws.receive_eof(now);
-            } else {
-                self.ws.receive(now, &buf[..n]);
-            }
+    /// Writes what the socket takes now, without blocking: the TLS records waiting, then the
+    /// core's output (through TLS when there is TLS), then the write-side shutdown once all of
+    /// it is out. What remains waits for the reactor to see room.
+    fn flush(&mut self) {
+        let Some(tcp) = self.tcp.clone() else {
             return;
         };
-        if n == 0 {
+        loop {
+            let result = if self.tls.is_some() {
+                self.flush_tls_round(&tcp)
+            } else if self.ws.output_len() > 0 {
+                let mut slices = [IoSlice::new(&[]); MAX_SLICES];
+                let n = self.ws.output_vectored(&mut slices);
+                sys::send_vectored_nonblocking(&tcp, &slices[..n]).map(|written| {
+                    self.ws.consume_output(written);
+                    written > 0
+                })
+            } else {
+                Ok(false)
+            };
+            match result {
+                Ok(true) => continue,
+                Ok(false) => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    self.write_blocked = true;
+                    return;
+                }
+                // The peer is gone: nothing queued can be delivered.
+                Err(_) => {
+                    self.ws.abort();
+                    return;
+                }
+            }
+        }
+        self.write_blocked = false;
+        if self.shutdown_pending {
+            self.shutdown_pending = false;
+            let _ = tcp.shutdown(std::net::Shutdown::Write);
+        }
+    }
+
+    /// One round of TLS writing: `Ok(true)` if something moved.
+    fn flush_tls_round(&mut self, tcp: &TcpStream) -> io::Result<bool> {
+        if self.tls_out_pos < self.tls_out.len() {
+            let n = sys::send_nonblocking(tcp, &self.tls_out[self.tls_out_pos..])?;
+            self.tls_out_pos += n;
+            if self.tls_out_pos == self.tls_out.len() {
+                self.tls_out.clear();
+                self.tls_out_pos = 0;
+                if self.tls_out.capacity() > TLS_WRITE_CHUNK * 2 {
+                    self.tls_out = Vec::new();
+                }
+            }
+            return Ok(n > 0);
+        }
+        let Some(tls) = &mut self.tls else {
+            return Ok(false);
+        };
+        if tls.wants_write() {
+            tls.write_tls(&mut self.tls_out)?;
+            return Ok(true);
+        }
+        let out = self.ws.output();
+        if out.is_empty() {
+            return Ok(false);
+        }
+        let take = out.len().min(TLS_WRITE_CHUNK);
+        let n = tls.writer().write(&out[..take])?;
+        self.ws.consume_output(n);
+        Ok(n > 0)
+    }
+
+    /// Feeds bytes read from the socket (empty at EOF) through TLS, if any, into the core.
+    fn receive(&mut self, now: Instant, bytes: &[u8]) {
+        if bytes.is_empty() {
+            self.read_done = true;
             self.ws.receive_eof(now);
             return;
         }
-        let mut input = &buf[..n];
+        let Some(tls) = &mut self.tls else {
+            self.ws.receive(now, bytes);
+            return;
+        };
+        let mut input = bytes;
         let mut plain = [0u8; 16 << 10];
         while !input.is_empty() {
             let accepted = tls.read_tls(&mut input);
             if !matches!(accepted, Ok(k) if k > 0) || tls.process_new_packets().is_err() {
                 // A TLS failure ends the connection: there is no way to reach the peer safely.
+                self.read_done = true;
                 self.ws.abort();
                 return;
             }
@@ -392,170 +732,63 @@ impl Inner {
                 match tls.reader().read(&mut plain) {
                     Ok(0) => {
                         // close_notify: the peer's stream ended.
+                        self.read_done = true;
                         self.ws.receive_eof(now);
-                        break;
+                        return;
                     }
                     Ok(k) => self.ws.receive(now, &plain[..k]),
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                     Err(_) => {
+                        self.read_done = true;
                         self.ws.receive_eof(now);
-                        break;
+                        return;
                     }
                 }
             }
         }
     }
 
-    /// The next bytes to put on the socket, if any: the core's output directly, or for TLS,
-    /// records encrypted from at most [`TLS_WRITE_CHUNK`] of it.
-    fn next_write(&mut self) -> Option<Bytes> {
-        let Some(tls) = &mut self.tls else {
-            let out = self.ws.output_shared();
-            return (!out.is_empty()).then_some(out);
-        };
-        if !tls.wants_write() {
-            let mut moved = 0;
-            while moved < TLS_WRITE_CHUNK {
-                let out = self.ws.output();
-                if out.is_empty() {
-                    break;
-                }
-                let take = out.len().min(TLS_WRITE_CHUNK - moved);
-                match tls.writer().write(&out[..take]) {
-                    Ok(0) | Err(_) => break,
-                    Ok(k) => {
-                        self.ws.consume_output(k);
-                        moved += k;
-                    }
-                }
-            }
-        }
-        let mut records = Vec::new();
-        while tls.wants_write() {
-            if tls.write_tls(&mut records).is_err() {
-                break;
-            }
-        }
-        (!records.is_empty()).then(|| Bytes::from(records))
-    }
-}
-
-/// Counts live connection threads, so tests can check none is leaked.
-fn counted(body: impl FnOnce()) {
-    LIVE_THREADS.fetch_add(1, Ordering::SeqCst);
-    body();
-    LIVE_THREADS.fetch_sub(1, Ordering::SeqCst);
-}
-
-/// Connection threads (readers and writers) currently running in this process.
-pub fn live_connection_threads() -> usize {
-    LIVE_THREADS.load(Ordering::SeqCst)
-}
-
-/// The reader: reads the socket and feeds the core; never writes.
-fn read_loop(shared: &Shared, mut tcp: TcpStream) {
-    let mut buf = vec![0u8; READ_CHUNK];
-    loop {
-        {
-            let mut inner = shared.lock();
-            while inner.backlogged() && inner.ws.state() != ConnectionState::Closed {
-                inner = shared.space.wait(inner).unwrap_or_else(|p| p.into_inner());
-            }
-            if inner.ws.state() == ConnectionState::Closed {
-                return;
-            }
-        }
-        let n = loop {
-            match tcp.read(&mut buf) {
-                Ok(n) => break n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                // A reset or a local shutdown: nothing more will arrive.
-                Err(_) => break 0,
-            }
-        };
-        let mut inner = shared.lock();
-        inner.receive(Instant::now(), &mut buf, n);
-        shared.events_ready.notify_all();
-        let closed = inner.ws.state() == ConnectionState::Closed;
-        drop(inner);
-        shared.writer_wake.notify_all();
-        if n == 0 || closed {
+    /// The reactor reads what has arrived, without blocking, as far as the core wants input.
+    fn read_available(&mut self, now: Instant) {
+        let Some(tcp) = self.tcp.clone() else {
             return;
-        }
-    }
-}
-
-/// The writer: writes the core's output, acts on transport actions and fires timers.
-fn write_loop(shared: &Shared, mut tcp: TcpStream) {
-    let mut inner = shared.lock();
-    loop {
-        let now = Instant::now();
-        if inner.ws.poll_timeout().is_some_and(|at| at <= now) {
-            inner.ws.handle_timeout(now);
-            shared.events_ready.notify_all();
-        }
-        if let Some(bytes) = inner.next_write() {
-            drop(inner);
-            let written = write_some(&mut tcp, &bytes);
-            inner = shared.lock();
-            match written {
-                Ok(n) if inner.tls.is_none() => inner.ws.consume_output(n),
-                Ok(_) => {}
-                // The peer is gone: nothing queued can be delivered.
-                Err(_) => {
-                    inner.ws.abort();
-                    shared.events_ready.notify_all();
-                }
-            }
-            shared.space.notify_all();
-            continue;
-        }
-        match inner.ws.poll_transport() {
-            Some(TransportAction::ShutdownWrite) => {
-                if let Some(tls) = &mut inner.tls {
-                    tls.send_close_notify();
-                    let mut records = Vec::new();
-                    while tls.wants_write() && tls.write_tls(&mut records).is_ok() {}
-                    let _ = tcp.write_all(&records);
-                }
-                let _ = tcp.shutdown(std::net::Shutdown::Write);
-                continue;
-            }
-            Some(TransportAction::Close) => {
-                close_tcp(&tcp, inner.reset);
-                drop(inner);
-                shared.notify_all();
-                return;
-            }
-            None => {}
-        }
-        inner = match inner.ws.poll_timeout() {
-            Some(at) => {
-                let left = at.saturating_duration_since(Instant::now());
-                shared
-                    .writer_wake
-                    .wait_timeout(inner, left)
-                    .unwrap_or_else(|p| p.into_inner())
-                    .0
-            }
-            None => shared
-                .writer_wake
-                .wait(inner)
-                .unwrap_or_else(|p| p.into_inner()),
         };
+        with_scratch(|buf| {
+            for _ in 0..SWEEP_READS {
+                if self.read_done || !self.ws.wants_read() {
+                    return;
+                }
+                match sys::recv_nonblocking(&tcp, buf) {
+                    Ok(n) => self.receive(now, &buf[..n]),
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                    Err(_) => self.receive(now, &[]),
+                }
+            }
+        });
     }
 }
 
-/// Writes what the socket takes of `bytes` (all of it for TLS records, which cannot be split
-/// from the core's view). Returns how many bytes were written.
-fn write_some(tcp: &mut TcpStream, bytes: &[u8]) -> io::Result<usize> {
-    loop {
-        match tcp.write(bytes) {
-            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-            Ok(n) if n == bytes.len() => return Ok(n),
-            Ok(n) => return tcp.write_all(&bytes[n..]).map(|()| bytes.len()),
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
+thread_local! {
+    /// One read buffer per thread, not per connection: what is read goes straight into the core
+    /// (which keeps what it needs), so an idle connection holds no read buffer.
+    static SCRATCH: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+}
+
+fn with_scratch<R>(f: impl FnOnce(&mut [u8]) -> R) -> R {
+    SCRATCH.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut buf) => {
+            if buf.is_empty() {
+                buf.resize(READ_CHUNK, 0);
+            }
+            f(&mut buf)
         }
-    }
+        Err(_) => f(&mut vec![0; READ_CHUNK]),
+    })
+}
+
+/// Connections of this process whose socket is still open (the core has not said `Close`).
+/// Connections need no thread of their own; this is what tests check for leaks.
+pub fn live_connections() -> usize {
+    LIVE_CONNECTIONS.load(Ordering::SeqCst)
 }

@@ -198,10 +198,14 @@ fn request_details_reach_the_hook() {
 #[test]
 fn both_peers_blast_16_mib_messages_at_each_other() {
     // The server sends three 16 MiB messages without reading while the client does the same.
+    // Sending several messages before receiving needs a read-ahead that holds them (the default
+    // 1 MiB would leave both peers waiting on each other, by design: memory stays bounded).
+    let config = Config::default().with_read_ahead(64 << 20);
     let big = Arc::new(vec![0xabu8; 16 << 20]);
     let server_big = Arc::clone(&big);
     let server = Server::bind("127.0.0.1:0")
         .unwrap()
+        .config(config.clone())
         .serve(
             |_| Decision::accept(),
             move |ws, _| {
@@ -224,7 +228,11 @@ fn both_peers_blast_16_mib_messages_at_each_other() {
             },
         )
         .unwrap();
-    let (ws, _) = connect(&url(&server)).unwrap();
+    let (ws, _) = ClientBuilder::new(&url(&server))
+        .unwrap()
+        .config(config)
+        .connect()
+        .unwrap();
     let start = Instant::now();
     for _ in 0..3 {
         ws.send_binary(&big).unwrap();
