@@ -27,7 +27,9 @@ mod std_rt;
 /// [`ClientOptions::runtime`]: crate::ClientOptions::runtime
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Runtime {
-    /// `ws-runtime-std`: blocking sockets, two threads per connection (cargo feature `std`).
+    /// `ws-runtime-std`: blocking sockets; one thread per connection runs its callbacks and
+    /// reads its socket, one shared thread does timers and deferred writes (cargo feature `std`).
+    /// Callbacks may block freely: they stall only their own connection.
     Std,
     /// `ws-runtime-smol`: async tasks on smol's global executor (cargo feature `smol`).
     Smol,

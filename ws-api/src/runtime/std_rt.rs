@@ -1,15 +1,21 @@
-//! Plumbing for `ws-runtime-std`: a thread per connection driving the dispatcher.
+//! Plumbing for `ws-runtime-std`: one thread per connection, which runs the dispatcher and
+//! reads the socket while it waits for the next event (the adapter's shared reactor does the
+//! rest: timers, writes the socket could not take at once, refusals over the limit).
 
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::Duration;
 
+use ws_adapter::AcceptBackoff;
 use ws_proto::{CloseCode, Config};
 use ws_runtime_std::{ClientBuilder, ConnectError, Decision, Sender};
 
-use super::{ClientSpec, ListenerHandle, Route, Router, accept_error, connect_error, is_cookie};
+use super::{
+    Admission, ClientSpec, ListenerHandle, Route, Router, accept_error, admit, connect_error,
+    is_cookie,
+};
 use crate::Error;
 use crate::dispatch::Session;
 use crate::link::{Frame, Link, close_error, send_error};
@@ -37,6 +43,12 @@ impl Link for Sender {
     }
 }
 
+/// Stack of the accept loop: only this crate's code runs there.
+const ACCEPT_STACK: usize = 128 << 10;
+/// Stack of a connection's thread, which runs the application's callbacks: as large as the
+/// adapter's default for handler threads. Only touched pages cost memory.
+const CONNECTION_STACK: usize = ws_runtime_std::DEFAULT_THREAD_STACK;
+
 fn drive(ws: ws_runtime_std::WebSocket, mut session: Box<dyn Session>) {
     let (sender, receiver) = ws.split();
     session.opened(Arc::new(sender));
@@ -63,6 +75,7 @@ pub(super) fn connect(spec: ClientSpec, mut session: Box<dyn Session>) -> Result
     }
     thread::Builder::new()
         .name("ws-api-client".into())
+        .stack_size(CONNECTION_STACK)
         .spawn(move || match builder.connect() {
             Ok((ws, _response)) => drive(ws, session),
             Err(e) => session.failed(connect_error(&e)),
@@ -82,24 +95,52 @@ pub(super) fn serve(
     let config = Arc::new(config);
     thread::Builder::new()
         .name("ws-api-accept".into())
+        .stack_size(ACCEPT_STACK)
         .spawn(move || {
-            for stream in listener.incoming() {
+            let mut backoff = AcceptBackoff::default();
+            loop {
+                let accepted = listener.accept();
                 if stopping.load(Ordering::SeqCst) {
                     break;
                 }
-                let tcp = match stream {
-                    Ok(tcp) => tcp,
+                let tcp = match accepted {
+                    Ok((tcp, _)) => {
+                        backoff.succeeded();
+                        tcp
+                    }
                     Err(e) => {
                         router.listener_error(&e);
                         // Out of descriptors or similar: pause rather than spin on the error.
-                        thread::sleep(Duration::from_millis(50));
+                        thread::sleep(backoff.failed());
                         continue;
                     }
                 };
+                // Counted from accept. Over the limit the 503 goes out without a thread: the
+                // adapter's reactor answers and drains the connection.
+                let admission = admit(&*router);
+                if matches!(admission, Admission::Overloaded) {
+                    let _ = ws_runtime_std::refuse(tcp, &ws_adapter::overloaded());
+                    continue;
+                }
                 let (tls, config, router) = (tls.clone(), Arc::clone(&config), Arc::clone(&router));
-                let _ = thread::Builder::new()
+                let slot = Arc::new(Mutex::new(Some(tcp)));
+                let taken = Arc::clone(&slot);
+                let spawned = thread::Builder::new()
                     .name("ws-api-conn".into())
-                    .spawn(move || serve_one(tcp, tls, &config, &*router));
+                    .stack_size(CONNECTION_STACK)
+                    .spawn(move || {
+                        let tcp = taken.lock().ok().and_then(|mut tcp| tcp.take());
+                        if let Some(tcp) = tcp {
+                            serve_one(tcp, tls, &config, &*router, &admission);
+                        }
+                    });
+                if spawned.is_err() {
+                    // Out of threads or memory: this one connection is refused, the server
+                    // goes on.
+                    if let Some(tcp) = slot.lock().ok().and_then(|mut tcp| tcp.take()) {
+                        let _ = ws_runtime_std::refuse(tcp, &ws_adapter::overloaded());
+                    }
+                }
             }
         })?;
     Ok(ListenerHandle::new(move || {
@@ -114,6 +155,7 @@ fn serve_one(
     tls: Option<Arc<rustls::ServerConfig>>,
     config: &Config,
     router: &dyn Router,
+    admission: &Admission,
 ) {
     let remote = tcp.peer_addr().ok();
     let Ok(transport) = ws_runtime_std::server_transport(tcp, tls) else {
@@ -121,7 +163,7 @@ fn serve_one(
     };
     let mut session = None;
     let accepted = ws_runtime_std::accept(transport, config, |request| {
-        match router.route(request, remote) {
+        match admission.route(router, request, remote) {
             Route::Upgrade { accept, session: s } => {
                 session = Some(s);
                 Decision::Accept(accept)
