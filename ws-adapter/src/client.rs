@@ -57,6 +57,43 @@ impl ClientOptions {
     }
 }
 
+/// A connection attempt whose options were checked: what each adapter needs to connect.
+#[non_exhaustive]
+pub struct Connecting {
+    /// Where to connect.
+    pub url: WsUrl,
+    /// The opening handshake, with its request ready to write.
+    pub handshake: ClientHandshake,
+    /// How long the TCP connect may take, per address.
+    pub connect_timeout: Duration,
+    /// When the whole attempt (DNS, TCP, TLS and the handshake) gives up.
+    pub deadline: Instant,
+    /// The TLS configuration, used for `wss://`.
+    pub tls: Arc<rustls::ClientConfig>,
+}
+
+impl ClientOptions {
+    /// Checks the options and starts the handshake machine at `now`: invalid builder input
+    /// ([`ConnectError::Request`]) fails here, before any lookup or connection.
+    pub fn start(self, now: Instant) -> Result<Connecting, ConnectError> {
+        let tls = self.tls_or_default();
+        let keys = self.keys.unwrap_or_else(ws_proto::rng::default_key_source);
+        // A timeout too large to add is as good as none.
+        let deadline = now
+            .checked_add(self.config.handshake_timeout)
+            .unwrap_or_else(|| now + Duration::from_secs(100 * 365 * 24 * 3600));
+        let handshake = ClientHandshake::new(self.request, self.config, keys, now)
+            .map_err(ConnectError::Request)?;
+        Ok(Connecting {
+            url: self.url,
+            handshake,
+            connect_timeout: self.connect_timeout,
+            deadline,
+            tls,
+        })
+    }
+}
+
 /// Generates an adapter's `ClientBuilder`: a newtype over [`ClientOptions`] with the shared
 /// setters, so both runtimes offer the same builder from one definition. The adapter adds its
 /// own `connect`.

@@ -170,6 +170,17 @@ impl TrySendError {
     }
 }
 
+impl SendError {
+    /// Maps the core's answer to `close`: a connection already closing, or misuse.
+    pub fn from_close(result: Result<(), CoreError>) -> Result<(), SendError> {
+        match result {
+            Ok(()) => Ok(()),
+            Err(CoreError::Closed) => Err(SendError::Closed),
+            Err(e) => Err(SendError::Invalid(e)),
+        }
+    }
+}
+
 impl From<TrySendError> for SendError {
     /// A waiting send only gives up when the connection closed or the call was invalid.
     fn from(error: TrySendError) -> Self {

@@ -9,9 +9,11 @@
 
 mod client;
 mod error;
+mod handles;
 mod limit;
 pub mod tls;
 
-pub use client::{ClientOptions, DEFAULT_CONNECT_TIMEOUT, feed_response, resolve};
+pub use client::{ClientOptions, Connecting, DEFAULT_CONNECT_TIMEOUT, feed_response, resolve};
 pub use error::{AcceptError, ConnectError, Decision, SendError, TrySendError};
+pub use handles::{READ_CHUNK, with_read_buffer};
 pub use limit::{AcceptBackoff, ConnectionLimit, DEFAULT_MAX_CONNECTIONS, Permit, overloaded};

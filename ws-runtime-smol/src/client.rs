@@ -15,7 +15,7 @@ use crate::driver::Driver;
 use crate::socket::WebSocket;
 use crate::with_deadline;
 pub use ws_adapter::ConnectError;
-use ws_adapter::{ClientOptions, feed_response};
+use ws_adapter::{Connecting, feed_response};
 
 /// Connects to `url` with default options; the connection's driver runs on smol's global
 /// executor.
@@ -51,21 +51,15 @@ impl ClientBuilder {
     /// handshake timeout (TCP connect also within the connect timeout). Returns the
     /// connection's [`Driver`] for the caller to spawn on any executor.
     pub async fn connect_with_driver(self) -> Result<(WebSocket, Response, Driver), ConnectError> {
-        let tls = self.0.tls_or_default();
-        let ClientOptions {
-            url,
-            request,
-            config,
-            connect_timeout,
-            keys,
-            ..
-        } = self.0;
-        let start = Instant::now();
-        let deadline = start + config.handshake_timeout;
         // Invalid builder input fails here, before any lookup or connection.
-        let keys = keys.unwrap_or_else(ws_proto::rng::default_key_source);
-        let handshake =
-            ClientHandshake::new(request, config, keys, start).map_err(ConnectError::Request)?;
+        let Connecting {
+            url,
+            handshake,
+            connect_timeout,
+            deadline,
+            tls,
+            ..
+        } = self.0.start(Instant::now())?;
         let addrs = resolve(&url, deadline).await?;
         let tcp = connect_tcp(&addrs, connect_timeout, deadline).await?;
         // Frames are written whole by the driver; don't let Nagle hold back the last segment.

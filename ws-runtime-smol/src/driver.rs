@@ -7,7 +7,6 @@
 //! side, when to close, and when its next deadline is.
 
 use std::any::Any;
-use std::cell::RefCell;
 use std::future::Future;
 use std::io::{self, IoSlice};
 use std::net::{Shutdown, TcpStream};
@@ -19,12 +18,11 @@ use std::time::{Duration, Instant};
 use async_io::{Async, Timer};
 use futures_io::{AsyncRead, AsyncWrite};
 use socket2::SockRef;
+use ws_adapter::with_read_buffer;
 use ws_proto::TransportAction;
 
 use crate::socket::{Inner, Shared};
 
-/// Most bytes asked of the stream per read.
-const READ_CHUNK: usize = 64 << 10;
 /// Most output chunks handed to one vectored write.
 const MAX_SLICES: usize = 64;
 /// Rounds of work per poll before yielding to other tasks on the executor, so a busy connection
@@ -227,7 +225,7 @@ impl DriverState {
         //    this round's writes, since consuming output can turn it back on; whoever else can
         //    (the receiver taking events) wakes this task when it does.
         if !self.read_done && ws.wants_read() {
-            let read = with_scratch(|buf| match io.as_mut().poll_read(cx, buf) {
+            let read = with_read_buffer(|buf| match io.as_mut().poll_read(cx, buf) {
                 Poll::Ready(Ok(0)) => Some(true),
                 Poll::Ready(Ok(n)) => {
                     ws.receive(Instant::now(), &buf[..n]);
@@ -260,25 +258,6 @@ impl DriverState {
         }
         progress
     }
-}
-
-thread_local! {
-    /// One read buffer per thread, not per connection: what is read goes straight into the core
-    /// (which keeps what it needs), so an idle connection holds no read buffer at all.
-    static SCRATCH: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
-}
-
-fn with_scratch<R>(f: impl FnOnce(&mut [u8]) -> R) -> R {
-    SCRATCH.with(|cell| match cell.try_borrow_mut() {
-        Ok(mut buf) => {
-            if buf.is_empty() {
-                buf.resize(READ_CHUNK, 0);
-            }
-            f(&mut buf)
-        }
-        // Re-entered (a stream whose read drives another connection): use a buffer of its own.
-        Err(_) => f(&mut vec![0; READ_CHUNK]),
-    })
 }
 
 /// The TCP socket under the streams this crate knows (`Async<TcpStream>`, `async_net::TcpStream`

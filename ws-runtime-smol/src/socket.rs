@@ -23,35 +23,24 @@ use std::time::Instant;
 use futures_io::{AsyncRead, AsyncWrite};
 use futures_lite::Stream;
 use futures_lite::future::poll_fn;
-use ws_proto::{
-    CloseCode, Connection, ConnectionState, Error as CoreError, Event, PreparedMessage,
-};
+use ws_proto::{CloseCode, Connection, ConnectionState, Error as CoreError, Event};
 
 use crate::driver::{Driver, socket_of};
 pub use ws_adapter::{SendError, TrySendError};
 
-/// An async WebSocket connection.
-///
-/// Receive with [`recv`](Self::recv) or as a [`Stream`] of events; send from any task through
-/// [`sender`](Self::sender) clones or the methods this type shares with [`Sender`] by `Deref`.
-/// The connection only makes progress while its [`Driver`] is polled. Dropping every handle
-/// (the `WebSocket`, its [`Receiver`] and all [`Sender`]s) closes the connection with 1001.
-pub struct WebSocket {
-    sender: Sender,
-    receiver: Receiver,
-}
-
-/// The sending half: cheap to clone, usable from any task or thread.
-#[derive(Clone)]
-pub struct Sender {
-    shared: Arc<Shared>,
-    _guard: Arc<HandleGuard>,
-}
-
-/// The receiving half: [`recv`](Self::recv), or a [`Stream`] of events.
-pub struct Receiver {
-    shared: Arc<Shared>,
-    _guard: Arc<HandleGuard>,
+ws_adapter::handles! {
+    shared: Shared, guard: HandleGuard;
+    /// An async WebSocket connection.
+    ///
+    /// Receive with [`recv`](Self::recv) or as a [`Stream`] of events; send from any task through
+    /// [`sender`](Self::sender) clones or the methods this type shares with [`Sender`] by `Deref`.
+    /// The connection only makes progress while its [`Driver`] is polled. Dropping every handle
+    /// (the `WebSocket`, its [`Receiver`] and all [`Sender`]s) closes the connection with 1001.
+    websocket;
+    /// The sending half: cheap to clone, usable from any task or thread.
+    sender;
+    /// The receiving half: [`recv`](Self::recv), or a [`Stream`] of events.
+    receiver;
 }
 
 pub(crate) struct Shared {
@@ -118,19 +107,7 @@ impl WebSocket {
             peer_addr,
         });
         let driver = Driver::new(Box::new(stream), Arc::clone(&shared));
-        let guard = Arc::new(HandleGuard {
-            shared: Arc::clone(&shared),
-        });
-        let ws = WebSocket {
-            sender: Sender {
-                shared: Arc::clone(&shared),
-                _guard: Arc::clone(&guard),
-            },
-            receiver: Receiver {
-                shared,
-                _guard: guard,
-            },
-        };
+        let ws = WebSocket::from_shared(shared);
         (ws, driver)
     }
 
@@ -139,24 +116,6 @@ impl WebSocket {
     pub async fn recv(&self) -> Option<Event> {
         self.receiver.recv().await
     }
-
-    /// A handle to send from other tasks.
-    pub fn sender(&self) -> Sender {
-        self.sender.clone()
-    }
-
-    /// Splits into the two halves.
-    pub fn split(self) -> (Sender, Receiver) {
-        (self.sender, self.receiver)
-    }
-}
-
-impl std::ops::Deref for WebSocket {
-    type Target = Sender;
-
-    fn deref(&self) -> &Sender {
-        &self.sender
-    }
 }
 
 impl Stream for WebSocket {
@@ -164,15 +123,6 @@ impl Stream for WebSocket {
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Event>> {
         self.receiver.poll_recv(cx)
-    }
-}
-
-impl std::fmt::Debug for WebSocket {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("WebSocket")
-            .field("state", &self.state())
-            .field("peer_addr", &self.peer_addr())
-            .finish()
     }
 }
 
@@ -266,25 +216,7 @@ macro_rules! send_methods {
     };
 }
 
-send_methods! {
-    /// Sends a text message.
-    send_text / try_send_text (text: &str) => |ws| ws.send_text(text);
-    /// Sends a binary message.
-    send_binary / try_send_binary (data: &[u8]) => |ws| ws.send_binary(data);
-    /// Sends a message encoded once for many connections (a broadcast).
-    send_prepared / try_send_prepared (message: &PreparedMessage)
-        => |ws| ws.send_prepared(message);
-    /// Sends a Ping (at most 125 bytes).
-    send_ping / try_send_ping (payload: &[u8]) => |ws| ws.send_ping(payload);
-    /// Sends an unsolicited Pong (at most 125 bytes).
-    send_pong / try_send_pong (payload: &[u8]) => |ws| ws.send_pong(payload);
-    /// Sends one fragment of a text message; `is_final` ends the message.
-    send_text_fragment / try_send_text_fragment (text: &str, is_final: bool)
-        => |ws| ws.send_text_fragment(text, is_final);
-    /// Sends one fragment of a binary message; `is_final` ends the message.
-    send_binary_fragment / try_send_binary_fragment (data: &[u8], is_final: bool)
-        => |ws| ws.send_binary_fragment(data, is_final);
-}
+ws_adapter::for_each_send!(send_methods);
 
 impl Sender {
     /// Starts the closing handshake with `code` and a `reason` of at most 123 bytes.
@@ -303,11 +235,7 @@ impl Sender {
         let driver = inner.driver.clone();
         drop(inner);
         wake(driver);
-        match result {
-            Ok(()) => Ok(()),
-            Err(CoreError::Closed) => Err(SendError::Closed),
-            Err(e) => Err(SendError::Invalid(e)),
-        }
+        SendError::from_close(result)
     }
 
     /// Drops the connection at once: no Close frame and no FIN (on TCP the peer sees a reset).
@@ -326,6 +254,15 @@ impl Sender {
     /// The connection's state.
     pub fn state(&self) -> ConnectionState {
         self.shared.lock().ws.state()
+    }
+
+    /// Bytes of buffer capacity the connection holds for receiving and sending, not counting
+    /// events already handed out (see
+    /// [`Connection::buffer_capacity`](ws_proto::Connection::buffer_capacity)). After a large
+    /// message it falls back to a small bound, so an idle connection does not keep the memory
+    /// of its largest message. For monitoring and tests.
+    pub fn buffer_capacity(&self) -> usize {
+        self.shared.lock().ws.buffer_capacity()
     }
 
     /// The peer's address, when the stream is a TCP stream this crate knows.
@@ -362,21 +299,6 @@ impl Sender {
             Err(e) => TrySendError::Invalid(e),
         };
         Poll::Ready(Err(error))
-    }
-}
-
-impl std::fmt::Debug for Sender {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Sender")
-            .field("state", &self.state())
-            .field("peer_addr", &self.peer_addr())
-            .finish()
-    }
-}
-
-impl std::fmt::Debug for Receiver {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Receiver").finish_non_exhaustive()
     }
 }
 

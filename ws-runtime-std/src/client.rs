@@ -10,7 +10,7 @@ use ws_proto::handshake::{ClientHandshake, HandshakeError, Response};
 use crate::socket::WebSocket;
 use crate::transport::Transport;
 pub use ws_adapter::ConnectError;
-use ws_adapter::{ClientOptions, feed_response, resolve};
+use ws_adapter::{Connecting, feed_response, resolve};
 
 /// Connects to `url` with default options.
 ///
@@ -32,18 +32,14 @@ impl ClientBuilder {
     /// Connects: DNS, TCP, TLS for `wss://`, then the opening handshake, all within the
     /// handshake timeout (TCP connect also within the connect timeout).
     pub fn connect(self) -> Result<(WebSocket, Response), ConnectError> {
-        let tls = self.0.tls_or_default();
-        let ClientOptions {
+        let Connecting {
             url,
-            request,
-            config,
+            mut handshake,
             connect_timeout,
-            keys,
+            deadline,
+            tls,
             ..
-        } = self.0;
-        let start = Instant::now();
-        let deadline = start + config.handshake_timeout;
-        request.check().map_err(ConnectError::Request)?;
+        } = self.0.start(Instant::now())?;
         let addrs = resolve(&url)?;
         let tcp = connect_tcp(&addrs, connect_timeout, deadline)?;
         let mut transport = if url.is_secure() {
@@ -54,9 +50,6 @@ impl ClientBuilder {
         } else {
             Transport::plain(tcp)
         };
-        let keys = keys.unwrap_or_else(ws_proto::rng::default_key_source);
-        let mut handshake =
-            ClientHandshake::new(request, config, keys, start).map_err(ConnectError::Request)?;
         let established = drive_handshake(&mut transport, &mut handshake, deadline)?;
         let ws = WebSocket::from_transport(transport, established.connection)
             .map_err(ConnectError::Io)?;

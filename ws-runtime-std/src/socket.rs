@@ -18,7 +18,6 @@
 //! No protocol decision is made here, and flow control is the core's one rule: the socket is
 //! read only while [`Connection::wants_read`] says so.
 
-use std::cell::RefCell;
 use std::io::{self, IoSlice, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -26,17 +25,15 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use ws_proto::{
-    CloseCode, Connection, ConnectionState, Error as CoreError, Event, PreparedMessage,
-    TransportAction,
+    CloseCode, Connection, ConnectionState, Error as CoreError, Event, TransportAction,
 };
 
 use crate::reactor::Reactor;
 use crate::sys;
 use crate::transport::{Transport, clear_deadline, close_tcp};
+use ws_adapter::with_read_buffer;
 pub use ws_adapter::{SendError, TrySendError};
 
-/// Most bytes read from the socket at once.
-const READ_CHUNK: usize = 64 << 10;
 /// Most plaintext handed to TLS per round, so rustls never buffers more than this.
 const TLS_WRITE_CHUNK: usize = 64 << 10;
 /// Most output slices per vectored write.
@@ -49,30 +46,21 @@ const READ_SWEEP: Duration = Duration::from_millis(100);
 /// Rounds of non-blocking reads per reactor visit, so one busy connection cannot hold it.
 const SWEEP_READS: usize = 16;
 
-/// A WebSocket connection on a blocking socket.
-///
-/// Receive with [`recv`](Self::recv) (the calling thread reads the socket); send from any
-/// thread through [`sender`](Self::sender) clones or the methods this type shares with
-/// [`Sender`] by `Deref` (sends never block on the socket; the blocking variants wait only while
-/// the output queue is full). Dropping every handle (the `WebSocket`, its [`Receiver`] and all
-/// [`Sender`]s) closes the connection with 1001; the close handshake then completes in the
-/// background.
-pub struct WebSocket {
-    sender: Sender,
-    receiver: Receiver,
-}
-
-/// The sending half: cheap to clone, usable from any thread.
-#[derive(Clone)]
-pub struct Sender {
-    shared: Arc<Shared>,
-    _guard: Arc<HandleGuard>,
-}
-
-/// The receiving half.
-pub struct Receiver {
-    shared: Arc<Shared>,
-    _guard: Arc<HandleGuard>,
+ws_adapter::handles! {
+    shared: Shared, guard: HandleGuard;
+    /// A WebSocket connection on a blocking socket.
+    ///
+    /// Receive with [`recv`](Self::recv) (the calling thread reads the socket); send from any
+    /// thread through [`sender`](Self::sender) clones or the methods this type shares with
+    /// [`Sender`] by `Deref` (sends never block on the socket; the blocking variants wait only
+    /// while the output queue is full). Dropping every handle (the `WebSocket`, its [`Receiver`]
+    /// and all [`Sender`]s) closes the connection with 1001; the close handshake then completes
+    /// in the background.
+    websocket;
+    /// The sending half: cheap to clone, usable from any thread.
+    sender;
+    /// The receiving half: [`recv`](Self::recv), or an iterator of events.
+    receiver;
 }
 
 pub(crate) struct Shared {
@@ -198,19 +186,7 @@ impl WebSocket {
             // The handshake response (server) and any frames after it go out now.
             shared.drive(&mut inner, Instant::now());
         }
-        let guard = Arc::new(HandleGuard {
-            shared: Arc::clone(&shared),
-        });
-        Ok(WebSocket {
-            sender: Sender {
-                shared: Arc::clone(&shared),
-                _guard: Arc::clone(&guard),
-            },
-            receiver: Receiver {
-                shared,
-                _guard: guard,
-            },
-        })
+        Ok(WebSocket::from_shared(shared))
     }
 
     /// Waits for the next event: a message, a Ping or Pong, and finally [`Event::Closed`] with
@@ -224,33 +200,6 @@ impl WebSocket {
     #[allow(clippy::result_unit_err)]
     pub fn recv_timeout(&self, timeout: Duration) -> Result<Option<Event>, ()> {
         self.receiver.recv_timeout(timeout)
-    }
-
-    /// A handle to send from other threads.
-    pub fn sender(&self) -> Sender {
-        self.sender.clone()
-    }
-
-    /// Splits into the two halves.
-    pub fn split(self) -> (Sender, Receiver) {
-        (self.sender, self.receiver)
-    }
-}
-
-impl std::ops::Deref for WebSocket {
-    type Target = Sender;
-
-    fn deref(&self) -> &Sender {
-        &self.sender
-    }
-}
-
-impl std::fmt::Debug for WebSocket {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("WebSocket")
-            .field("state", &self.state())
-            .field("peer_addr", &self.peer_addr())
-            .finish()
     }
 }
 
@@ -311,7 +260,7 @@ impl Receiver {
             inner.away_since = None;
             inner.watching = false;
             drop(inner);
-            let (result, relocked) = with_scratch(|buf| {
+            let (result, relocked) = with_read_buffer(|buf| {
                 let result = read_some(&tcp, buf);
                 let mut inner = shared.lock();
                 let now = Instant::now();
@@ -346,12 +295,6 @@ impl Iterator for Receiver {
 
     fn next(&mut self) -> Option<Event> {
         self.recv()
-    }
-}
-
-impl std::fmt::Debug for Receiver {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Receiver").finish_non_exhaustive()
     }
 }
 
@@ -400,24 +343,7 @@ macro_rules! send_methods {
     };
 }
 
-send_methods! {
-    /// Sends a text message.
-    send_text / try_send_text (text: &str) => |ws| ws.send_text(text);
-    /// Sends a binary message.
-    send_binary / try_send_binary (data: &[u8]) => |ws| ws.send_binary(data);
-    /// Sends a message encoded once for many connections (a broadcast).
-    send_prepared / try_send_prepared (message: &PreparedMessage) => |ws| ws.send_prepared(message);
-    /// Sends a Ping (at most 125 bytes).
-    send_ping / try_send_ping (payload: &[u8]) => |ws| ws.send_ping(payload);
-    /// Sends an unsolicited Pong (at most 125 bytes).
-    send_pong / try_send_pong (payload: &[u8]) => |ws| ws.send_pong(payload);
-    /// Sends one fragment of a text message; `is_final` ends the message.
-    send_text_fragment / try_send_text_fragment (text: &str, is_final: bool)
-        => |ws| ws.send_text_fragment(text, is_final);
-    /// Sends one fragment of a binary message; `is_final` ends the message.
-    send_binary_fragment / try_send_binary_fragment (data: &[u8], is_final: bool)
-        => |ws| ws.send_binary_fragment(data, is_final);
-}
+ws_adapter::for_each_send!(send_methods);
 
 impl Sender {
     /// Starts the closing handshake. Returns at once; the outcome arrives as [`Event::Closed`]
@@ -428,11 +354,7 @@ impl Sender {
         let mut inner = self.shared.lock();
         let result = inner.ws.close(Instant::now(), code, reason);
         self.shared.drive(&mut inner, Instant::now());
-        match result {
-            Ok(()) => Ok(()),
-            Err(CoreError::Closed) => Err(SendError::Closed),
-            Err(e) => Err(SendError::Invalid(e)),
-        }
+        SendError::from_close(result)
     }
 
     /// Drops the connection at once: no Close frame and no FIN (the peer sees a reset). A
@@ -453,6 +375,15 @@ impl Sender {
     /// The peer's address.
     pub fn peer_addr(&self) -> Option<SocketAddr> {
         self.shared.peer_addr
+    }
+
+    /// Bytes of buffer capacity the connection holds for receiving and sending, not counting
+    /// events already handed out (see
+    /// [`Connection::buffer_capacity`](ws_proto::Connection::buffer_capacity)). After a large
+    /// message it falls back to a small bound, so an idle connection does not keep the memory
+    /// of its largest message. For monitoring and tests.
+    pub fn buffer_capacity(&self) -> usize {
+        self.shared.lock().ws.buffer_capacity()
     }
 
     fn send_with(
@@ -478,15 +409,6 @@ impl Sender {
                 Err(e) => return Err(TrySendError::from_core(e)),
             }
         }
-    }
-}
-
-impl std::fmt::Debug for Sender {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Sender")
-            .field("state", &self.state())
-            .field("peer_addr", &self.peer_addr())
-            .finish()
     }
 }
 
@@ -753,7 +675,7 @@ impl Inner {
         let Some(tcp) = self.tcp.clone() else {
             return;
         };
-        with_scratch(|buf| {
+        with_read_buffer(|buf| {
             for _ in 0..SWEEP_READS {
                 if self.read_done || !self.ws.wants_read() {
                     return;
@@ -767,24 +689,6 @@ impl Inner {
             }
         });
     }
-}
-
-thread_local! {
-    /// One read buffer per thread, not per connection: what is read goes straight into the core
-    /// (which keeps what it needs), so an idle connection holds no read buffer.
-    static SCRATCH: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
-}
-
-fn with_scratch<R>(f: impl FnOnce(&mut [u8]) -> R) -> R {
-    SCRATCH.with(|cell| match cell.try_borrow_mut() {
-        Ok(mut buf) => {
-            if buf.is_empty() {
-                buf.resize(READ_CHUNK, 0);
-            }
-            f(&mut buf)
-        }
-        Err(_) => f(&mut vec![0; READ_CHUNK]),
-    })
 }
 
 /// Connections of this process whose socket is still open (the core has not said `Close`).
