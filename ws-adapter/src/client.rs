@@ -160,6 +160,13 @@ macro_rules! client_builder {
                 &self.0
             }
         }
+
+        impl From<$crate::ClientOptions> for $name {
+            /// A builder with these options (gathered, say, by a layer above the adapter).
+            fn from(options: $crate::ClientOptions) -> Self {
+                $name(options)
+            }
+        }
     };
 }
 

@@ -122,3 +122,35 @@ pub(crate) fn close_error(error: SendError, code: CloseCode) -> Error {
         SendError::Invalid(_) => Error::InvalidCloseCode(code.0),
     }
 }
+
+/// Implements [`Link`] for an adapter's `Sender`: the adapters share one vocabulary of sends, so
+/// only the name of the non-waiting close differs.
+macro_rules! impl_link {
+    ($sender:ty, $close:ident) => {
+        impl $crate::link::Link for $sender {
+            fn send(&self, frame: $crate::link::Frame<'_>) -> Result<(), $crate::Error> {
+                use $crate::link::Frame;
+                let sent = match frame {
+                    Frame::Text(text) => self.try_send_text(text),
+                    Frame::Binary(bytes) => self.try_send_binary(bytes),
+                    Frame::Prepared(message) => self.try_send_prepared(message),
+                };
+                sent.map_err($crate::link::send_error)
+            }
+
+            fn close(&self, code: ws_proto::CloseCode, reason: &str) -> Result<(), $crate::Error> {
+                <$sender>::$close(self, code, reason)
+                    .map_err(|e| $crate::link::close_error(e, code))
+            }
+
+            fn abort(&self) {
+                <$sender>::abort(self);
+            }
+
+            fn is_closing(&self) -> bool {
+                <$sender>::state(self) != ws_proto::ConnectionState::Open
+            }
+        }
+    };
+}
+pub(crate) use impl_link;

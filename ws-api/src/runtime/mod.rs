@@ -8,6 +8,7 @@ use std::time::Duration;
 use ws_proto::Config;
 use ws_proto::handshake::{Accept, Request, Response};
 
+use ws_adapter::ClientOptions as AdapterClientOptions;
 use ws_adapter::{AcceptError, ConnectError, ConnectionLimit, Permit};
 
 use crate::dispatch::Session;
@@ -224,7 +225,21 @@ pub(crate) fn accept_error(e: &AcceptError) -> ErrorInfo {
     }
 }
 
-/// Splits the handler's headers into the builder calls: one `Cookie` string, the rest as is.
-pub(crate) fn is_cookie(name: &str) -> bool {
-    name.eq_ignore_ascii_case("cookie")
+/// The adapters' client options for `spec`: the same for every runtime. The handler's headers
+/// become builder calls: one `Cookie` string, the rest as they are.
+pub(crate) fn client_options(spec: ClientSpec) -> Result<AdapterClientOptions, Error> {
+    let mut options = AdapterClientOptions::new(&spec.url).map_err(|e| match e {
+        ConnectError::Url(e) => Error::InvalidUrl(e),
+        other => Error::Io(std::io::Error::other(other.to_string())),
+    })?;
+    for (name, value) in &spec.headers {
+        options.request = if name.eq_ignore_ascii_case("cookie") {
+            options.request.with_cookie(value)
+        } else {
+            options.request.with_header(name, value)
+        };
+    }
+    options.config = spec.config;
+    options.tls = spec.tls;
+    Ok(options)
 }

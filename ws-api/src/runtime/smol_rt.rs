@@ -7,39 +7,17 @@ use std::time::Duration;
 
 use async_io::Async;
 use ws_adapter::AcceptBackoff;
-use ws_proto::{CloseCode, Config};
-use ws_runtime_smol::{ClientBuilder, ConnectError, Decision, Sender};
+use ws_proto::Config;
+use ws_runtime_smol::{ClientBuilder, Decision, Sender};
 
 use super::{
-    Admission, ClientSpec, ListenerHandle, Route, Router, accept_error, admit, connect_error,
-    is_cookie,
+    Admission, ClientSpec, ListenerHandle, Route, Router, accept_error, admit, client_options,
+    connect_error,
 };
 use crate::Error;
 use crate::dispatch::Session;
-use crate::link::{Frame, Link, close_error, send_error};
 
-impl Link for Sender {
-    fn send(&self, frame: Frame<'_>) -> Result<(), Error> {
-        let sent = match frame {
-            Frame::Text(text) => self.try_send_text(text),
-            Frame::Binary(bytes) => self.try_send_binary(bytes),
-            Frame::Prepared(message) => self.try_send_prepared(message),
-        };
-        sent.map_err(send_error)
-    }
-
-    fn close(&self, code: CloseCode, reason: &str) -> Result<(), Error> {
-        Sender::try_close(self, code, reason).map_err(|e| close_error(e, code))
-    }
-
-    fn abort(&self) {
-        Sender::abort(self);
-    }
-
-    fn is_closing(&self) -> bool {
-        Sender::state(self) != ws_proto::ConnectionState::Open
-    }
-}
+crate::link::impl_link!(Sender, try_close);
 
 async fn drive(ws: ws_runtime_smol::WebSocket, mut session: Box<dyn Session>) {
     let (sender, receiver) = ws.split();
@@ -50,21 +28,7 @@ async fn drive(ws: ws_runtime_smol::WebSocket, mut session: Box<dyn Session>) {
 }
 
 pub(super) fn connect(spec: ClientSpec, mut session: Box<dyn Session>) -> Result<(), Error> {
-    let mut builder = ClientBuilder::new(&spec.url).map_err(|e| match e {
-        ConnectError::Url(e) => Error::InvalidUrl(e),
-        other => Error::Io(std::io::Error::other(other.to_string())),
-    })?;
-    for (name, value) in &spec.headers {
-        builder = if is_cookie(name) {
-            builder.cookie(value)
-        } else {
-            builder.header(name, value)
-        };
-    }
-    builder = builder.config(spec.config);
-    if let Some(tls) = spec.tls {
-        builder = builder.tls_config(tls);
-    }
+    let builder = ClientBuilder::from(client_options(spec)?);
     smol::spawn(async move {
         match builder.connect().await {
             Ok((ws, _response)) => drive(ws, session).await,
