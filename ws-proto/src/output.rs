@@ -22,6 +22,10 @@ pub(crate) struct Output {
     chunks: VecDeque<Bytes>,
     /// The newest bytes; frames are encoded straight into it.
     tail: BytesMut,
+    /// The largest the tail's allocation has been since it was last emptied. Consuming advances
+    /// the tail past written bytes, after which its own capacity no longer tells how large the
+    /// allocation behind it is.
+    tail_peak: usize,
     len: usize,
 }
 
@@ -32,7 +36,7 @@ impl Output {
 
     /// Bytes of memory the queue holds: its chunks and the tail's capacity.
     pub(crate) fn capacity(&self) -> usize {
-        self.chunks.iter().map(Bytes::len).sum::<usize>() + self.tail.capacity()
+        self.chunks.iter().map(Bytes::len).sum::<usize>() + self.tail.capacity().max(self.tail_peak)
     }
 
     pub(crate) fn is_empty(&self) -> bool {
@@ -44,6 +48,7 @@ impl Output {
         let mut head = [0u8; MAX_HEADER_LEN];
         let head_len = header.encode(&mut head);
         self.tail.reserve(head_len + payload.len());
+        self.tail_peak = self.tail_peak.max(self.tail.capacity());
         self.tail.extend_from_slice(&head[..head_len]);
         let start = self.tail.len();
         self.tail.extend_from_slice(payload);
@@ -68,6 +73,7 @@ impl Output {
     /// Queues raw bytes by copying them (handshake responses).
     pub(crate) fn push_slice(&mut self, bytes: &[u8]) {
         self.tail.extend_from_slice(bytes);
+        self.tail_peak = self.tail_peak.max(self.tail.capacity());
         self.len += bytes.len();
     }
 
@@ -128,8 +134,9 @@ impl Output {
                 }
             }
         }
-        if self.tail.is_empty() && self.tail.capacity() > RETAIN_CAPACITY {
+        if self.tail.is_empty() && self.tail_peak > RETAIN_CAPACITY {
             self.tail = BytesMut::new();
+            self.tail_peak = 0;
         }
     }
 

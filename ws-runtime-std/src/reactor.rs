@@ -207,9 +207,9 @@ impl Reactor {
 /// Reads and discards what a refused peer sent; returns its socket to drop once it closed.
 fn drain_refused(state: &mut State, poller: &Poller, key: usize) -> Option<Refused> {
     let refused = state.refused.get(&key)?;
-    let mut buf = [0u8; 4096];
+    let mut buf = Vec::with_capacity(4096);
     loop {
-        match sys::recv_nonblocking(&refused.tcp, &mut buf) {
+        match sys::recv_into(&refused.tcp, &mut buf, true) {
             Ok(0) => break,
             Ok(_) => continue,
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {

@@ -18,6 +18,7 @@
 //! No protocol decision is made here, and flow control is the core's one rule: the socket is
 //! read only while [`Connection::wants_read`] says so.
 
+use std::cell::RefCell;
 use std::io::{self, IoSlice, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -31,7 +32,7 @@ use ws_proto::{
 use crate::reactor::Reactor;
 use crate::sys;
 use crate::transport::{Transport, clear_deadline, close_tcp};
-use ws_adapter::with_read_buffer;
+use ws_adapter::READ_CHUNK;
 pub use ws_adapter::{SendError, TrySendError};
 
 /// Most plaintext handed to TLS per round, so rustls never buffers more than this.
@@ -260,7 +261,7 @@ impl Receiver {
             inner.away_since = None;
             inner.watching = false;
             drop(inner);
-            let (result, relocked) = with_read_buffer(|buf| {
+            let (result, relocked) = with_recv_buffer(|buf| {
                 let result = read_some(&tcp, buf);
                 let mut inner = shared.lock();
                 let now = Instant::now();
@@ -300,9 +301,9 @@ impl Iterator for Receiver {
 
 /// Reads once; EOF and failures are reported as `Ok(0)` (nothing more will arrive), a read
 /// timeout as the error.
-fn read_some(mut tcp: &TcpStream, buf: &mut [u8]) -> io::Result<usize> {
+fn read_some(tcp: &TcpStream, buf: &mut Vec<u8>) -> io::Result<usize> {
     loop {
-        match tcp.read(buf) {
+        match sys::recv_into(tcp, buf, false) {
             Ok(n) => return Ok(n),
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e)
@@ -636,8 +637,19 @@ impl Inner {
             self.ws.receive_eof(now);
             return;
         }
-        let Some(tls) = &mut self.tls else {
+        if self.tls.is_none() {
             self.ws.receive(now, bytes);
+            return;
+        }
+        self.receive_tls(now, bytes);
+    }
+
+    /// [`receive`](Self::receive) through TLS. Its own function, never inlined: the plaintext
+    /// buffer's stack frame (and the stack probe that touches every page of it) is paid only
+    /// by TLS connections, not by every thread that reads.
+    #[inline(never)]
+    fn receive_tls(&mut self, now: Instant, bytes: &[u8]) {
+        let Some(tls) = &mut self.tls else {
             return;
         };
         let mut input = bytes;
@@ -675,12 +687,12 @@ impl Inner {
         let Some(tcp) = self.tcp.clone() else {
             return;
         };
-        with_read_buffer(|buf| {
+        with_recv_buffer(|buf| {
             for _ in 0..SWEEP_READS {
                 if self.read_done || !self.ws.wants_read() {
                     return;
                 }
-                match sys::recv_nonblocking(&tcp, buf) {
+                match sys::recv_into(&tcp, buf, true) {
                     Ok(n) => self.receive(now, &buf[..n]),
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
@@ -689,6 +701,37 @@ impl Inner {
             }
         });
     }
+}
+
+thread_local! {
+    /// One receive buffer per thread (a connection's reading thread, or the reactor), read into
+    /// as spare capacity so only the pages data touched are resident, and given back after a
+    /// burst of large reads so an idle connection's thread does not keep it.
+    static RECV_BUFFER: RefCell<(Vec<u8>, usize)> = const { RefCell::new((Vec::new(), 0)) };
+}
+
+/// Largest read after which the buffer is kept as it is; past it, the next small read releases
+/// it.
+const RECV_KEEP: usize = 16 << 10;
+
+fn with_recv_buffer<R>(f: impl FnOnce(&mut Vec<u8>) -> R) -> R {
+    RECV_BUFFER.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut slot) => {
+            let (buf, peak) = &mut *slot;
+            if buf.capacity() == 0 {
+                *buf = Vec::with_capacity(READ_CHUNK);
+            }
+            let result = f(buf);
+            *peak = (*peak).max(buf.len());
+            if *peak > RECV_KEEP && buf.len() < RECV_KEEP / 4 {
+                // The burst is over: let the pages it touched go.
+                *buf = Vec::new();
+                *peak = 0;
+            }
+            result
+        }
+        Err(_) => f(&mut Vec::with_capacity(READ_CHUNK)),
+    })
 }
 
 /// Connections of this process whose socket is still open (the core has not said `Close`).

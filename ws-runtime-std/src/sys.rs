@@ -7,7 +7,6 @@
 //! shared by every handle of the socket.
 
 use std::io::{self, IoSlice};
-use std::mem::MaybeUninit;
 use std::net::TcpStream;
 
 use polling::{Event, Poller};
@@ -33,12 +32,22 @@ pub(crate) fn send_nonblocking(tcp: &TcpStream, bytes: &[u8]) -> io::Result<usiz
     SockRef::from(tcp).send_with_flags(bytes, DONT_WAIT)
 }
 
-/// Reads what has arrived, without blocking (`WouldBlock` when nothing has).
-pub(crate) fn recv_nonblocking(tcp: &TcpStream, buf: &mut [u8]) -> io::Result<usize> {
-    // SAFETY: `MaybeUninit<u8>` has the layout of `u8`, and `recv` only ever writes initialised
-    // bytes into the buffer, so viewing initialised bytes as possibly-uninitialised is sound.
-    let uninit = unsafe { &mut *(buf as *mut [u8] as *mut [MaybeUninit<u8>]) };
-    SockRef::from(tcp).recv_with_flags(uninit, DONT_WAIT)
+/// Reads into the spare capacity of `buf` (cleared first), blocking unless `nonblocking`
+/// (`WouldBlock` when nothing has arrived), and sets its length to what arrived. Reading into
+/// spare capacity keeps the buffer's untouched pages from ever becoming resident: a connection
+/// that only sees small messages costs a page, not the whole buffer.
+pub(crate) fn recv_into(
+    tcp: &TcpStream,
+    buf: &mut Vec<u8>,
+    nonblocking: bool,
+) -> io::Result<usize> {
+    buf.clear();
+    let flags = if nonblocking { DONT_WAIT } else { 0 };
+    let n = SockRef::from(tcp).recv_with_flags(buf.spare_capacity_mut(), flags)?;
+    // SAFETY: `recv` initialised the first `n` bytes of the spare capacity (it never reports
+    // more than the buffer it was given).
+    unsafe { buf.set_len(n.min(buf.capacity())) };
+    Ok(n)
 }
 
 /// Registers `tcp` with the poller.

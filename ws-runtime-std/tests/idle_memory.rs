@@ -210,7 +210,6 @@ fn an_idle_connection_does_not_keep_the_memory_of_a_15_mib_message_it_received()
 /// it: its spare-capacity check runs on a buffer advanced to its end, which reports almost no
 /// capacity while still holding the whole allocation (and `buffer_capacity` reports 0).
 #[test]
-#[ignore = "ws-proto's output queue keeps a written 15 MiB frame's allocation (Output::consume)"]
 fn an_idle_connection_does_not_keep_the_memory_of_a_15_mib_message_it_sent() {
     let _serial = serial();
     allocator_returns_large_blocks();
