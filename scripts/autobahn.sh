@@ -24,9 +24,7 @@ find_wstest() {
   return 1
 }
 if ! WSTEST=$(find_wstest); then
-  installer="$root/../shared/autobahn/install-wstest.sh"
-  [ -f "$installer" ] || { echo "autobahn: wstest not found and no installer at $installer" >&2; exit 1; }
-  bash "$installer" >&2
+  bash "$root/scripts/wstest/install.sh" >&2
   WSTEST=$(find_wstest) || { echo "autobahn: wstest still not found after installing" >&2; exit 1; }
 fi
 
