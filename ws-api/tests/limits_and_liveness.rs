@@ -1,8 +1,10 @@
-//! ws-api's connection limit and default keepalive, on the smol runtime, with real sockets on
-//! loopback: a web server over its limit answers 503 before any `on_connection`, and a peer
-//! that completes the handshake and then stays silent is closed by keepalive, on either side.
+//! ws-api's connection limit and default keepalive, with real sockets on loopback: a web server
+//! over its limit answers 503 before any `on_connection`, and a peer that completes the
+//! handshake and then stays silent is closed by keepalive, on either side. Every scenario
+//! touching a runtime is a `fn(Runtime)` run once per runtime by `on_both_runtimes!`, as
+//! `std_runtime::<name>` and `smol_runtime::<name>`.
 
-#![cfg(feature = "smol")]
+#![cfg(any(feature = "std", feature = "smol"))]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod support;
@@ -16,10 +18,40 @@ use ws_api::*;
 use ws_proto::SeededKeySource;
 use ws_proto::handshake::{Accept, ClientHandshake, ClientRequest, ServerHandshake, WsUrl};
 
-const RUNTIME: Runtime = Runtime::Smol;
+/// Generates, for each named `fn(Runtime)` scenario of this file, a test on each runtime
+/// compiled in: `std_runtime::<name>` and `smol_runtime::<name>`.
+macro_rules! on_both_runtimes {
+    ($($name:ident),+ $(,)?) => {
+        #[cfg(feature = "std")]
+        mod std_runtime {
+            $(
+                #[test]
+                fn $name() {
+                    super::$name(ws_api::Runtime::Std);
+                }
+            )+
+        }
 
-fn web(options: WebServerOptions) -> WebServer {
-    WebServer::start(options.addr("127.0.0.1:0").unwrap().runtime(RUNTIME)).unwrap()
+        #[cfg(feature = "smol")]
+        mod smol_runtime {
+            $(
+                #[test]
+                fn $name() {
+                    super::$name(ws_api::Runtime::Smol);
+                }
+            )+
+        }
+    };
+}
+
+on_both_runtimes!(
+    a_client_that_never_answers_pings_is_closed_by_the_server,
+    a_server_that_never_answers_pings_is_closed_by_the_client,
+    a_web_server_over_its_connection_limit_answers_503_before_on_connection,
+);
+
+fn web(runtime: Runtime, options: WebServerOptions) -> WebServer {
+    WebServer::start(options.addr("127.0.0.1:0").unwrap().runtime(runtime)).unwrap()
 }
 
 /// A raw client that completes the opening handshake with the server at `addr`, then never reads,
@@ -81,6 +113,7 @@ fn quick_config() -> Config {
     default_config().with_close_timeout(Duration::from_millis(300))
 }
 
+/// Options only, before any runtime is involved: one test for both.
 #[test]
 fn ws_api_options_turn_keepalive_on_by_default_at_20_s_and_20_s() {
     let twenty = Duration::from_secs(20);
@@ -118,10 +151,9 @@ fn ws_api_options_turn_keepalive_on_by_default_at_20_s_and_20_s() {
     );
 }
 
-#[test]
-fn a_client_that_never_answers_pings_is_closed_by_the_server() {
+fn a_client_that_never_answers_pings_is_closed_by_the_server(runtime: Runtime) {
     let slog = Log::new();
-    let web = web(WebServerOptions::new());
+    let web = web(runtime, WebServerOptions::new());
     let _server = WebSocketServer::new(
         TestServer::new(&slog),
         ServerOptions::new()
@@ -137,6 +169,7 @@ fn a_client_that_never_answers_pings_is_closed_by_the_server() {
         l.iter().any(|x| x.contains(" terminate "))
     });
     let took = start.elapsed();
+    eprintln!("{runtime:?}: the silent client was closed by the server after {took:?}");
     let conn = with_prefix(&lines, "conn ");
     assert!(conn[0].contains(" open Connected"), "{conn:?}");
     assert!(
@@ -151,8 +184,7 @@ fn a_client_that_never_answers_pings_is_closed_by_the_server() {
     assert!(took < Duration::from_secs(5), "closed only after {took:?}");
 }
 
-#[test]
-fn a_server_that_never_answers_pings_is_closed_by_the_client() {
+fn a_server_that_never_answers_pings_is_closed_by_the_client(runtime: Runtime) {
     let clog = Log::new();
     let (addr, _release) = silent_server();
     let start = Instant::now();
@@ -160,7 +192,7 @@ fn a_server_that_never_answers_pings_is_closed_by_the_client() {
         &format!("ws://{addr}/"),
         Recorder::new(&clog),
         ClientOptions::new()
-            .runtime(RUNTIME)
+            .runtime(runtime)
             .config(quick_config())
             .ping_interval(Some(Duration::from_millis(300)))
             .pong_timeout(Duration::from_millis(300)),
@@ -171,6 +203,7 @@ fn a_server_that_never_answers_pings_is_closed_by_the_client() {
         "the silent server was never given up on"
     );
     let took = start.elapsed();
+    eprintln!("{runtime:?}: the silent server was given up on by the client after {took:?}");
     let lines = clog.lines();
     assert_eq!(lines[0], "open Connected");
     assert!(lines[1].starts_with("error 1011 ws-proto"), "{lines:?}");
@@ -181,9 +214,9 @@ fn a_server_that_never_answers_pings_is_closed_by_the_client() {
 
 /// Opens a client on `url` and waits for the outcome: `Ok` once open, `Err` with its log when
 /// it ended without opening.
-fn try_client(url: &str) -> Result<WebSocket, Vec<String>> {
+fn try_client(runtime: Runtime, url: &str) -> Result<WebSocket, Vec<String>> {
     let log = Log::new();
-    let ws = WebSocket::with_runtime(url, Recorder::new(&log), RUNTIME).unwrap();
+    let ws = WebSocket::with_runtime(url, Recorder::new(&log), runtime).unwrap();
     if ws.wait_open(WAIT) {
         Ok(ws)
     } else {
@@ -205,10 +238,9 @@ fn assert_refused_with_503(outcome: Result<WebSocket, Vec<String>>) {
     }
 }
 
-#[test]
-fn a_web_server_over_its_connection_limit_answers_503_before_on_connection() {
+fn a_web_server_over_its_connection_limit_answers_503_before_on_connection(runtime: Runtime) {
     let slog = Log::new();
-    let web = web(WebServerOptions::new().max_connections(2));
+    let web = web(runtime, WebServerOptions::new().max_connections(2));
     let server = WebSocketServer::new(
         TestServer::new(&slog),
         ServerOptions::new().web_server(&web),
@@ -216,13 +248,17 @@ fn a_web_server_over_its_connection_limit_answers_503_before_on_connection() {
     .unwrap();
     let url = web.ws_url("/");
     let clog = Log::new();
-    let first = WebSocket::with_runtime(&url, Recorder::new(&clog), RUNTIME).unwrap();
+    let first = WebSocket::with_runtime(&url, Recorder::new(&clog), runtime).unwrap();
     assert!(first.wait_open(WAIT));
-    let second = try_client(&url).expect("second");
+    let second = try_client(runtime, &url).expect("second");
 
-    assert_refused_with_503(try_client(&url));
+    assert_refused_with_503(try_client(runtime, &url));
     // A plain request over the limit is read and answered the same way.
     let reply = http(web.local_addr(), "GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+    eprintln!(
+        "{runtime:?}: a plain request over the limit got {:?}",
+        reply.lines().next().unwrap_or_default()
+    );
     assert!(reply.starts_with("HTTP/1.1 503 "), "{reply}");
     assert!(reply.contains("Retry-After: 1\r\n"), "{reply}");
     let connections = |lines: &[String]| with_prefix(lines, "connection ").len();
@@ -236,17 +272,25 @@ fn a_web_server_over_its_connection_limit_answers_503_before_on_connection() {
     // Closing one frees its place, once the server side has finished.
     first.terminate().unwrap();
     assert!(first.wait_closed(WAIT));
-    let deadline = Instant::now() + Duration::from_secs(5);
+    let freeing = Instant::now();
+    let deadline = freeing + Duration::from_secs(5);
+    let mut refused_meanwhile = 0;
     let third = loop {
-        match try_client(&url) {
+        match try_client(runtime, &url) {
             Ok(ws) => break ws,
             Err(lines) if Instant::now() < deadline && lines[0].contains("503") => {
+                refused_meanwhile += 1;
                 std::thread::sleep(Duration::from_millis(20));
             }
             Err(lines) => panic!("the closed connection's place was not freed: {lines:?}"),
         }
     };
+    eprintln!(
+        "{runtime:?}: the closed connection's place was taken {:?} after its close, \
+         {refused_meanwhile} attempt(s) refused meanwhile",
+        freeing.elapsed()
+    );
     assert_eq!(third.status(), Status::Connected);
     assert_eq!(second.status(), Status::Connected);
-    assert_refused_with_503(try_client(&url));
+    assert_refused_with_503(try_client(runtime, &url));
 }
