@@ -16,6 +16,9 @@ use crate::frame::{FrameHeader, MAX_HEADER_LEN, apply_mask};
 /// not keep the memory of its largest message.
 const RETAIN_CAPACITY: usize = 64 << 10;
 
+/// Most a released tail is grown to at once for the next burst.
+const REGROW_MAX: usize = 256 << 10;
+
 #[derive(Debug, Default)]
 pub(crate) struct Output {
     /// Chunks that come before `tail`, in order.
@@ -26,6 +29,10 @@ pub(crate) struct Output {
     /// the tail past written bytes, after which its own capacity no longer tells how large the
     /// allocation behind it is.
     tail_peak: usize,
+    /// What the tail held at its largest before it was last released: a busy connection's
+    /// next burst reserves that much at once instead of growing (and copying) step by step, so
+    /// releasing between bursts costs one allocation, not a series of them.
+    regrow: usize,
     len: usize,
 }
 
@@ -47,7 +54,11 @@ impl Output {
     pub(crate) fn push_frame(&mut self, header: FrameHeader, payload: &[u8]) {
         let mut head = [0u8; MAX_HEADER_LEN];
         let head_len = header.encode(&mut head);
-        self.tail.reserve(head_len + payload.len());
+        let need = head_len + payload.len();
+        if self.tail.is_empty() && self.tail.capacity() < need {
+            self.tail.reserve(need.max(self.regrow));
+        }
+        self.tail.reserve(need);
         self.tail_peak = self.tail_peak.max(self.tail.capacity());
         self.tail.extend_from_slice(&head[..head_len]);
         let start = self.tail.len();
@@ -135,6 +146,7 @@ impl Output {
             }
         }
         if self.tail.is_empty() && self.tail_peak > RETAIN_CAPACITY {
+            self.regrow = self.tail_peak.min(REGROW_MAX);
             self.tail = BytesMut::new();
             self.tail_peak = 0;
         }
