@@ -187,6 +187,10 @@ struct Receiver {
     message: Option<InMessage>,
     /// Payload of the data message being received; split off and frozen when it completes.
     message_buf: BytesMut,
+    /// The size of the last large message, up to [`REGROW_MAX`]: the next one reserves that
+    /// much at once instead of growing (and copying) step by step. Never more than a peer has
+    /// actually sent, and never sized from a declared length alone.
+    regrow: usize,
     control_buf: BytesMut,
     utf8: Utf8Validator,
 }
@@ -723,6 +727,11 @@ impl Connection {
                 return Err(ProtocolError::FrameTooLarge);
             }
             let total = self.rx.message_buf.len() as u64 + header.payload_len;
+            if self.rx.message_buf.capacity() == 0 && self.rx.regrow > 0 {
+                // Bounded by what the previous message really was, not by the header alone.
+                let declared = usize::try_from(header.payload_len).unwrap_or(usize::MAX);
+                self.rx.message_buf.reserve(declared.min(self.rx.regrow));
+            }
             if total > limits.max_message_size as u64 {
                 return Err(ProtocolError::MessageTooLarge);
             }
@@ -838,7 +847,7 @@ impl Connection {
         let Some(message) = self.rx.message.take() else {
             return Ok(());
         };
-        let payload = take_message(&mut self.rx.message_buf);
+        let payload = take_message(&mut self.rx.message_buf, &mut self.rx.regrow);
         let event = match message.kind {
             DataKind::Text => {
                 self.rx
@@ -1080,6 +1089,9 @@ impl std::fmt::Debug for Connection {
     }
 }
 
+/// Most a receive buffer is reserved at once from the size of the previous message.
+const REGROW_MAX: usize = 256 << 10;
+
 /// Event queue slots kept once the queue drains.
 const EVENTS_RETAINED: usize = 64;
 
@@ -1090,8 +1102,9 @@ const RETAIN_CAPACITY: usize = 64 << 10;
 /// the spare capacity for the next one (no allocation per message); a large one leaves with
 /// its whole allocation, and a large spare remainder is released, so the buffer never keeps the
 /// memory of the largest message received.
-fn take_message(buf: &mut BytesMut) -> Bytes {
+fn take_message(buf: &mut BytesMut, regrow: &mut usize) -> Bytes {
     if buf.len() > RETAIN_CAPACITY {
+        *regrow = buf.len().min(REGROW_MAX);
         return std::mem::take(buf).freeze();
     }
     let payload = buf.split().freeze();
