@@ -86,7 +86,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     )?;
     let _chat = WebSocketServer::new(
         ChatServer,
-        ServerOptions::new().path("/chat").web_server(&web),
+        // Only the page this server serves may open the chat: a page of another site cannot
+        // use a visitor's browser to join it (cross-site WebSocket hijacking).
+        ServerOptions::new()
+            .path("/chat")
+            .web_server(&web)
+            .allow_same_origin(),
     )?;
     println!(
         "chat running on {:?}: open {} in two browser tabs",

@@ -54,6 +54,7 @@ mod error;
 mod events;
 mod ids;
 mod link;
+mod origin;
 mod runtime;
 mod server;
 mod status;
@@ -66,6 +67,7 @@ pub use events::{
     ConnectionEvent, ErrorEvent, ErrorInfo, MessageEvent, OpenEvent, RequestInfo, ServerEvent,
     TerminateEvent,
 };
+pub use origin::OriginPolicy;
 pub use runtime::Runtime;
 pub use server::{
     ConnectionHandler, ServerOptions, WebSocketConnection, WebSocketServer, WebSocketServerHandler,

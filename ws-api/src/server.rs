@@ -12,6 +12,7 @@ use ws_proto::{CloseCode, Config};
 use crate::dispatch::{Dispatcher, Endpoint, Session};
 use crate::ids::next_id;
 use crate::link::{Channel, Link};
+use crate::origin::OriginPolicy;
 use crate::status::wait_until;
 use crate::web_server::{WebServer, WebServerOptions};
 use crate::{
@@ -101,6 +102,13 @@ pub struct ServerOptions {
     /// Subprotocols this server speaks, most preferred first; the first one the client offers
     /// is confirmed.
     pub subprotocols: Vec<String>,
+    /// Which web pages may open WebSockets to this server (the `Origin` check against
+    /// cross-site WebSocket hijacking). Default: no rule, every origin accepted, as in 4D.
+    /// A server reached by browsers whose users sign in should set it with
+    /// [`allow_same_origin`](Self::allow_same_origin) and/or
+    /// [`allow_origin`](Self::allow_origin); a refused request gets 403 before the upgrade and
+    /// never reaches `on_connection`.
+    pub origins: OriginPolicy,
 }
 
 impl Default for ServerOptions {
@@ -113,6 +121,7 @@ impl Default for ServerOptions {
             web_server: None,
             config: crate::default_config(),
             subprotocols: Vec::new(),
+            origins: OriginPolicy::default(),
         }
     }
 }
@@ -173,6 +182,25 @@ impl ServerOptions {
         self.subprotocols.push(protocol.into());
         self
     }
+
+    /// Accepts WebSockets opened by pages of `origin` (`scheme://host[:port]`, e.g.
+    /// `https://example.com`); repeat for several. Once any origin rule is set, a browser
+    /// request from any other origin is refused with 403 before the upgrade. Requests without
+    /// an `Origin` header (clients that are not browsers) are accepted.
+    #[must_use]
+    pub fn allow_origin(mut self, origin: impl Into<String>) -> Self {
+        self.origins.exact.push(origin.into());
+        self
+    }
+
+    /// Accepts WebSockets opened by the pages this server's own host serves: an `Origin` whose
+    /// host and port are the request's `Host`. The usual setting for a web server that serves
+    /// both its page and its WebSocket, like the chat example.
+    #[must_use]
+    pub fn allow_same_origin(mut self) -> Self {
+        self.origins.same_as_host = true;
+        self
+    }
 }
 
 /// A WebSocket server (4D: `4D.WebSocketServer`): handles the upgrade requests for its `path`
@@ -188,6 +216,7 @@ struct ServerInner {
     data_type: DataType,
     config: Config,
     subprotocols: Vec<String>,
+    origins: OriginPolicy,
     web_server: WebServer,
     /// A web server started by [`WebSocketServer::listen`] stops with this server.
     owns_web_server: bool,
@@ -240,6 +269,7 @@ impl WebSocketServer {
                 data_type: options.data_type,
                 config: options.config,
                 subprotocols: options.subprotocols,
+                origins: options.origins,
                 web_server: web_server.clone(),
                 owns_web_server,
                 state: Mutex::new(ServerState {
@@ -378,6 +408,17 @@ impl WebSocketServer {
         &self,
         request: RequestInfo,
     ) -> Result<(Accept, Box<dyn Session>), ws_proto::handshake::Response> {
+        // RFC 6455 §10.2: the server decides from `Origin` which pages may connect; a page of
+        // another site is refused before the application sees the request.
+        if !self
+            .inner
+            .origins
+            .allows(request.header("origin"), request.header("host"))
+        {
+            return Err(ws_proto::handshake::Response::new(403)
+                .with_header("Content-Type", "text/plain; charset=utf-8")
+                .with_body("origin not allowed\n"));
+        }
         let event = ConnectionEvent::new(request);
         let Some(handler) = self.inner.handler.on_connection(self, &event) else {
             return Err(event.take_refusal());

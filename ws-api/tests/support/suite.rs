@@ -480,3 +480,69 @@ fn wss_through_a_tls_web_server() {
     assert!(ws.wait_closed(WAIT));
     assert_eq!(clog.lines().last().unwrap(), "terminate 1000  Closed");
 }
+
+/// Sends a raw upgrade request with `origin` (if any) and returns the status line.
+fn raw_upgrade_status(web: &WebServer, path: &str, origin: Option<&str>) -> String {
+    use std::io::{Read, Write};
+    let addr = web.local_addr();
+    let mut tcp = std::net::TcpStream::connect(addr).unwrap();
+    tcp.set_read_timeout(Some(WAIT)).unwrap();
+    let origin = origin.map(|o| format!("Origin: {o}\r\n")).unwrap_or_default();
+    let request = format!(
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n{origin}\r\n"
+    );
+    tcp.write_all(request.as_bytes()).unwrap();
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n") && tcp.read(&mut byte).unwrap() == 1 {
+        head.push(byte[0]);
+    }
+    String::from_utf8_lossy(&head).trim_end().to_owned()
+}
+
+#[test]
+fn origin_rules_refuse_other_sites_with_403_before_on_connection() {
+    let log = Log::new();
+    let web = web();
+    let addr = web.local_addr();
+    let _same = server_on(
+        &web,
+        TestServer::new(&log),
+        ServerOptions::new().path("/same").allow_same_origin(),
+    );
+    let _listed = server_on(
+        &web,
+        TestServer::new(&log),
+        ServerOptions::new().path("/listed").allow_origin("https://app.example"),
+    );
+    let _open = server_on(&web, TestServer::new(&log), ServerOptions::new().path("/open"));
+    let refused = [
+        ("/same", Some("http://evil.example".to_owned())),
+        ("/same", Some(format!("http://{}:{}", addr.ip(), addr.port() + 1))),
+        ("/same", Some("null".to_owned())),
+        ("/listed", Some("https://evil.example".to_owned())),
+        ("/listed", Some("http://app.example".to_owned())),
+    ];
+    for (path, origin) in &refused {
+        let status = raw_upgrade_status(&web, path, origin.as_deref());
+        assert_eq!(status, "HTTP/1.1 403 Forbidden", "{path} {origin:?}");
+    }
+    // Nothing refused reached the application (the servers' own start is all it saw).
+    assert!(
+        !log.lines().iter().any(|line| line.starts_with("connection")),
+        "{:?}",
+        log.lines()
+    );
+    let accepted = [
+        ("/same", Some(format!("http://{addr}"))),
+        ("/same", None),
+        ("/listed", Some("https://app.example".to_owned())),
+        ("/listed", Some("HTTPS://APP.EXAMPLE:443".to_owned())),
+        ("/open", Some("http://evil.example".to_owned())),
+    ];
+    for (path, origin) in &accepted {
+        let status = raw_upgrade_status(&web, path, origin.as_deref());
+        assert_eq!(status, "HTTP/1.1 101 Switching Protocols", "{path} {origin:?}");
+    }
+}
