@@ -142,6 +142,7 @@ impl WebSocket {
             headers,
             config: options.config,
             tls: options.tls,
+            inline_callbacks: options.inline_callbacks,
         };
         options
             .runtime
@@ -295,6 +296,14 @@ pub struct ClientOptions {
     pub config: Config,
     /// TLS for `wss://` (default: the Mozilla root store).
     pub tls: Option<Arc<rustls::ClientConfig>>,
+    /// On [`Runtime::Smol`], where callbacks run: `false` (the default) runs each connection's
+    /// callbacks (`on_open`, `on_message`, `on_error`, `on_terminate`) on a blocking thread
+    /// pool that grows on demand (up to 500 threads), so a callback that blocks, as 4D code
+    /// freely does, stalls neither the connections' IO (Pings are still answered, timeouts
+    /// still fire) nor the other connections' callbacks. `true` runs them on the executor
+    /// itself: faster, for handlers that never block. No effect on [`Runtime::Std`], where
+    /// each connection's callbacks run on its own thread.
+    pub inline_callbacks: bool,
 }
 
 impl Default for ClientOptions {
@@ -305,6 +314,7 @@ impl Default for ClientOptions {
             runtime: Runtime::default(),
             config: crate::default_config(),
             tls: None,
+            inline_callbacks: false,
         }
     }
 }
@@ -349,6 +359,13 @@ impl ClientOptions {
     #[must_use]
     pub fn tls(mut self, tls: Arc<rustls::ClientConfig>) -> Self {
         self.tls = Some(tls);
+        self
+    }
+
+    /// Sets [`inline_callbacks`](Self::inline_callbacks).
+    #[must_use]
+    pub fn inline_callbacks(mut self, inline: bool) -> Self {
+        self.inline_callbacks = inline;
         self
     }
 }

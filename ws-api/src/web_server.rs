@@ -51,6 +51,15 @@ pub struct WebServerOptions {
     /// without reaching a WebSocket server's `on_connection`. Default
     /// [`DEFAULT_MAX_CONNECTIONS`] (10,000).
     pub max_connections: usize,
+    /// On [`Runtime::Smol`], where callbacks run: `false` (the default) runs each connection's
+    /// callbacks (`on_open`, `on_message`, `on_error`, `on_terminate`) on a blocking thread
+    /// pool that grows on demand (up to 500 threads), so a callback that blocks, as 4D code
+    /// freely does, stalls neither the connections' IO (Pings are still answered, timeouts
+    /// still fire) nor the other connections' callbacks. `true` runs them on the executor
+    /// itself: faster, for handlers that never block. No effect on [`Runtime::Std`], where
+    /// each connection's callbacks run on its own thread. Decision hooks (`on_connection`,
+    /// the HTTP handler) run on the executor on smol and should not block.
+    pub inline_callbacks: bool,
 }
 
 impl Default for WebServerOptions {
@@ -63,6 +72,7 @@ impl Default for WebServerOptions {
             http_handler: None,
             static_dir: None,
             max_connections: DEFAULT_MAX_CONNECTIONS,
+            inline_callbacks: false,
         }
     }
 }
@@ -119,6 +129,13 @@ impl WebServerOptions {
         self
     }
 
+    /// Sets [`inline_callbacks`](Self::inline_callbacks).
+    #[must_use]
+    pub fn inline_callbacks(mut self, inline: bool) -> Self {
+        self.inline_callbacks = inline;
+        self
+    }
+
     /// Sets [`max_connections`](Self::max_connections).
     #[must_use]
     pub fn max_connections(mut self, max: usize) -> Self {
@@ -161,6 +178,7 @@ impl WebServer {
         let router = Arc::new(WebRouter {
             web: Arc::downgrade(&inner),
             limit: ConnectionLimit::new(options.max_connections),
+            inline_callbacks: options.inline_callbacks,
         });
         let handle = options
             .runtime
@@ -232,6 +250,7 @@ impl std::fmt::Debug for WebServer {
 struct WebRouter {
     web: Weak<WebInner>,
     limit: ConnectionLimit,
+    inline_callbacks: bool,
 }
 
 impl Router for WebRouter {
@@ -288,6 +307,10 @@ impl Router for WebRouter {
             let web = WebServer { inner: web };
             web.report_error(&format!("accepting a connection failed: {error}"));
         }
+    }
+
+    fn inline_callbacks(&self) -> bool {
+        self.inline_callbacks
     }
 
     fn connection_limit(&self) -> &ConnectionLimit {

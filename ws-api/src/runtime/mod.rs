@@ -62,6 +62,9 @@ pub(crate) struct ClientSpec {
     pub(crate) headers: Vec<(String, String)>,
     pub(crate) config: Config,
     pub(crate) tls: Option<Arc<rustls::ClientConfig>>,
+    /// Run the callbacks on the executor (smol) rather than on the blocking pool.
+    #[cfg_attr(not(feature = "smol"), allow(dead_code))]
+    pub(crate) inline_callbacks: bool,
 }
 
 /// What a listener does with a request.
@@ -91,6 +94,10 @@ pub(crate) trait Router: Send + Sync + 'static {
     /// The listener's cap on open connections
     /// ([`WebServerOptions::max_connections`](crate::WebServerOptions::max_connections)).
     fn connection_limit(&self) -> &ConnectionLimit;
+    /// Whether callbacks run on the executor (smol) rather than on the blocking pool
+    /// ([`WebServerOptions::inline_callbacks`](crate::WebServerOptions::inline_callbacks)).
+    #[cfg_attr(not(feature = "smol"), allow(dead_code))]
+    fn inline_callbacks(&self) -> bool;
 }
 
 /// An accepted connection's standing under its listener's connection limit: the one check at

@@ -19,20 +19,61 @@ use crate::dispatch::Session;
 
 crate::link::impl_link!(Sender, try_close);
 
-async fn drive(ws: ws_runtime_smol::WebSocket, mut session: Box<dyn Session>) {
+/// Most events handed to the blocking pool in one go.
+const BATCH: usize = 64;
+
+/// Runs a connection's callbacks: on the executor when `inline`, else on smol's blocking pool,
+/// where a callback that blocks stalls neither IO nor other connections. Events already
+/// queued are handed over together, so the pool's hand-off is paid per batch, not per message.
+async fn drive(ws: ws_runtime_smol::WebSocket, mut session: Box<dyn Session>, inline: bool) {
     let (sender, receiver) = ws.split();
-    session.opened(Arc::new(sender));
-    while let Some(event) = receiver.recv().await {
-        session.event(event);
+    if inline {
+        session.opened(Arc::new(sender));
+        while let Some(event) = receiver.recv().await {
+            session.event(event);
+        }
+        return;
+    }
+    session = smol::unblock(move || {
+        session.opened(Arc::new(sender));
+        session
+    })
+    .await;
+    while let Some(first) = receiver.recv().await {
+        let mut batch = Vec::with_capacity(4);
+        batch.push(first);
+        while batch.len() < BATCH {
+            match futures_lite::future::poll_once(receiver.recv()).await {
+                Some(Some(event)) => batch.push(event),
+                _ => break,
+            }
+        }
+        session = smol::unblock(move || {
+            for event in batch {
+                session.event(event);
+            }
+            session
+        })
+        .await;
     }
 }
 
-pub(super) fn connect(spec: ClientSpec, mut session: Box<dyn Session>) -> Result<(), Error> {
+/// Runs a callback that reports a failed connection where `drive` would run the others.
+async fn fail(mut session: Box<dyn Session>, error: crate::ErrorInfo, inline: bool) {
+    if inline {
+        session.failed(error);
+    } else {
+        smol::unblock(move || session.failed(error)).await;
+    }
+}
+
+pub(super) fn connect(spec: ClientSpec, session: Box<dyn Session>) -> Result<(), Error> {
+    let inline = spec.inline_callbacks;
     let builder = ClientBuilder::from(client_options(spec)?);
     smol::spawn(async move {
         match builder.connect().await {
-            Ok((ws, _response)) => drive(ws, session).await,
-            Err(e) => session.failed(connect_error(&e)),
+            Ok((ws, _response)) => drive(ws, session, inline).await,
+            Err(e) => fail(session, connect_error(&e), inline).await,
         }
     })
     .detach();
@@ -114,9 +155,9 @@ async fn serve_one(
                 drop(held);
             })
             .detach();
-            drive(ws, session).await;
+            drive(ws, session, router.inline_callbacks()).await;
         }
-        (Err(e), Some(mut session)) => session.failed(accept_error(&e)),
+        (Err(e), Some(session)) => fail(session, accept_error(&e), router.inline_callbacks()).await,
         _ => {}
     }
 }

@@ -546,3 +546,46 @@ fn origin_rules_refuse_other_sites_with_403_before_on_connection() {
         assert_eq!(status, "HTTP/1.1 101 Switching Protocols", "{path} {origin:?}");
     }
 }
+
+#[test]
+fn a_callback_that_blocks_stalls_neither_other_connections_nor_its_own_io() {
+    struct Blocking;
+    impl WebSocketServerHandler for Blocking {
+        fn on_connection(
+            &self,
+            _: &WebSocketServer,
+            _: &ConnectionEvent,
+        ) -> Option<Box<dyn ConnectionHandler>> {
+            Some(Box::new(BlockingEcho))
+        }
+    }
+    struct BlockingEcho;
+    impl ConnectionHandler for BlockingEcho {
+        fn on_message(&self, conn: &WebSocketConnection, event: MessageEvent) {
+            if let Data::Text(text) = &event.data {
+                if text == "block" {
+                    // 4D code blocks freely: a slow query, a file, a lock.
+                    std::thread::sleep(Duration::from_secs(3));
+                }
+            }
+            let _ = conn.send(event.data);
+        }
+    }
+    let web = web();
+    let _server = WebSocketServer::new(Blocking, ServerOptions::new().web_server(&web)).unwrap();
+    let (blocked_log, other_log) = (Log::new(), Log::new());
+    let blocked = client(&web.ws_url("/"), Recorder::new(&blocked_log));
+    let other = client(&web.ws_url("/"), Recorder::new(&other_log));
+    blocked.send("block").unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    let start = std::time::Instant::now();
+    for i in 0..5 {
+        other.send(format!("ping {i}")).unwrap();
+        other_log.wait_line(&format!("message text:ping {i}"));
+    }
+    let elapsed = start.elapsed();
+    eprintln!("{RUNTIME:?}: 5 echoes on another connection in {elapsed:?} while a callback blocks");
+    assert!(elapsed < Duration::from_secs(1), "{elapsed:?}");
+    // The blocked connection still gets its answer once the callback returns.
+    blocked_log.wait_line("message text:block");
+}
