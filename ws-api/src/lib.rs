@@ -46,6 +46,10 @@
 //! # server.terminate(None);
 //! # Ok::<(), Error>(())
 //! ```
+//!
+//! Every limit and timeout (keepalive, connection limit, origin rules, callbacks on smol, and the
+//! core's limits), with its default and what exceeding it does, and the threat model are listed in
+//! the repository's `SECURITY.md`.
 
 mod client;
 mod data;

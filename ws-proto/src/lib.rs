@@ -82,6 +82,9 @@
 //! [`Config`] bounds everything a peer can make this side hold: frame and message sizes, the
 //! number of fragments, the handshake size and header count, and the output queue (automatic
 //! Pongs replace each other instead of piling up). Defaults pass the Autobahn test suite.
+//!
+//! Every limit and timeout, its default and what exceeding it does, and the threat model are listed
+//! in the repository's `SECURITY.md`.
 
 #![warn(missing_docs)]
 
