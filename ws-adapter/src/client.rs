@@ -78,10 +78,7 @@ impl ClientOptions {
     pub fn start(self, now: Instant) -> Result<Connecting, ConnectError> {
         let tls = self.tls_or_default();
         let keys = self.keys.unwrap_or_else(ws_proto::rng::default_key_source);
-        // A timeout too large to add is as good as none.
-        let deadline = now
-            .checked_add(self.config.handshake_timeout)
-            .unwrap_or_else(|| now + Duration::from_secs(100 * 365 * 24 * 3600));
+        let deadline = ws_proto::deadline(now, self.config.handshake_timeout);
         let handshake = ClientHandshake::new(self.request, self.config, keys, now)
             .map_err(ConnectError::Request)?;
         Ok(Connecting {

@@ -31,7 +31,7 @@ use crate::frame::{FrameHeader, MAX_CONTROL_PAYLOAD, MAX_HEADER_LEN, OpCode, app
 use crate::output::Output;
 use crate::rng::{KeySource, default_key_source};
 use crate::utf8::Utf8Validator;
-use crate::{CloseCode, Config, Error, ProtocolError, Role, Utf8Bytes};
+use crate::{CloseCode, Config, Error, ProtocolError, Role, Utf8Bytes, deadline};
 
 /// Something the caller must hand on: a message, a control frame, or the end of the connection.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -276,7 +276,7 @@ impl Connection {
         keys: Box<dyn KeySource>,
         now: Instant,
     ) -> Self {
-        let next_ping = config.ping_interval.map(|interval| now + interval);
+        let next_ping = config.ping_interval.map(|interval| deadline(now, interval));
         Connection {
             role,
             config,
@@ -374,7 +374,10 @@ impl Connection {
             return;
         }
         self.keepalive.pong_deadline = None;
-        self.keepalive.next_ping = self.config.ping_interval.map(|interval| now + interval);
+        self.keepalive.next_ping = self
+            .config
+            .ping_interval
+            .map(|interval| deadline(now, interval));
         if let Err(error) = self.process(now, data) {
             self.input_stopped = true;
             self.events.push_back(Queued::Fail(now, error));
@@ -923,7 +926,7 @@ impl Connection {
             received,
             error,
             eof: false,
-            deadline: now + self.config.close_timeout,
+            deadline: deadline(now, self.config.close_timeout),
         }));
     }
 
@@ -1054,7 +1057,7 @@ impl Connection {
         }
         // If the output is full the peer is not reading: the deadline catches that too.
         self.keepalive.next_ping = None;
-        self.keepalive.pong_deadline = Some(now + self.config.pong_timeout);
+        self.keepalive.pong_deadline = Some(deadline(now, self.config.pong_timeout));
     }
 
     fn push_frame(&mut self, opcode: OpCode, fin: bool, payload: &[u8]) {

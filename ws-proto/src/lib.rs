@@ -99,6 +99,7 @@ pub mod fuzz;
 pub mod handshake;
 mod output;
 pub mod rng;
+mod time;
 pub mod utf8;
 mod utf8_bytes;
 
@@ -115,4 +116,5 @@ pub use handshake::{
 #[cfg(feature = "rand")]
 pub use rng::RandKeySource;
 pub use rng::{KeySource, SeededKeySource};
+pub use time::deadline;
 pub use utf8_bytes::Utf8Bytes;

@@ -134,3 +134,25 @@ fn handle_timeout_early_or_twice_is_harmless() {
         .count();
     assert_eq!(pings, 1);
 }
+
+#[test]
+fn huge_durations_mean_never_instead_of_panicking() {
+    let config = Config::default()
+        .with_ping_interval(Some(Duration::MAX))
+        .with_pong_timeout(Duration::MAX)
+        .with_close_timeout(Duration::MAX)
+        .with_handshake_timeout(Duration::MAX);
+    let mut pair = Pair::new(config);
+    let at = pair
+        .server
+        .conn
+        .poll_timeout()
+        .expect("a keepalive deadline");
+    assert!(at > start() + Duration::from_secs(365 * 24 * 3600));
+    pair.server
+        .conn
+        .close(start(), ws_proto::CloseCode::NORMAL, "")
+        .unwrap();
+    let at = pair.server.conn.poll_timeout().expect("a close deadline");
+    assert!(at > start() + Duration::from_secs(365 * 24 * 3600));
+}

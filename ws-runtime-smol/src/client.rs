@@ -130,7 +130,7 @@ async fn connect_tcp(
 ) -> Result<Async<TcpStream>, ConnectError> {
     let mut last = io::Error::new(io::ErrorKind::NotFound, "no address to connect to");
     for addr in addrs {
-        let until = deadline.min(Instant::now() + timeout);
+        let until = deadline.min(ws_proto::deadline(Instant::now(), timeout));
         match with_deadline(until, Async::<TcpStream>::connect(*addr)).await {
             Some(Ok(tcp)) => return Ok(tcp),
             Some(Err(e)) => last = e,
