@@ -4,7 +4,7 @@
 //! ```text
 //!   Sender::send_* ──▶ ┌───────────────────────────┐ ──wake──▶ Driver (owns the stream and timer)
 //!   (any task)         │ Mutex<Inner>: Connection, │
-//!   Receiver::recv ◀── │ event queue, wakers       │ ◀─receive/output/timeouts── Driver
+//!   Receiver::recv ◀── │ wakers                    │ ◀─receive/output/timeouts── Driver
 //!                      └───────────────────────────┘
 //! ```
 //!
