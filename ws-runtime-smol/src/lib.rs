@@ -54,7 +54,10 @@ use std::time::Instant;
 pub use client::connect;
 pub use client::{ClientBuilder, ConnectError};
 pub use driver::Driver;
-pub use server::{AcceptError, Decision, Server, ServerHandle, accept, accept_tcp};
+pub use server::{
+    AcceptError, Decision, Reply, Server, ServerHandle, StreamedResponse, accept, accept_tcp,
+    accept_tcp_streaming,
+};
 pub use socket::{Receiver, SendError, Sender, TrySendError, WebSocket};
 pub use ws_adapter::tls;
 pub use ws_proto::handshake::{Accept, Request, Response};

@@ -4,6 +4,7 @@
 use std::any::Any;
 use std::io;
 use std::net::{SocketAddr, TcpListener};
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -36,6 +37,7 @@ where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let start = Instant::now();
+    let hook = |request: &Request| Reply::Decision(hook(request));
     accept_until(
         stream,
         config,
@@ -46,10 +48,70 @@ where
     .await
 }
 
+/// What the hook of [`accept_tcp_streaming`] does with a request: what a [`Decision`] says, or
+/// answer with a [`StreamedResponse`].
+pub enum Reply {
+    /// As in [`accept`].
+    Decision(Decision),
+    /// Answer with this response, its body written as the peer reads it, and close.
+    Stream(StreamedResponse),
+}
+
+impl From<Decision> for Reply {
+    fn from(decision: Decision) -> Self {
+        Reply::Decision(decision)
+    }
+}
+
+/// Bytes read from a [`StreamedResponse`]'s body and written at a time.
+const STREAM_CHUNK: usize = 64 << 10;
+
+/// A response whose body is read from an async reader as the peer takes it (a file read on a
+/// blocking pool, for instance `blocking::Unblock`), never held whole in memory: this crate
+/// buffers one chunk of at most 64 KiB, plus what TLS holds.
+///
+/// Only the request head is bound by the handshake timeout. The response is bound by progress:
+/// it fails, and the connection is closed, when no byte could be read from the body or written
+/// to the peer for [`Config::handshake_timeout`], so a slow but steady reader gets all of it,
+/// however long it takes, and a peer that stops reading holds the connection that long at most.
+pub struct StreamedResponse {
+    status: u16,
+    head: Vec<u8>,
+    body: Pin<Box<dyn AsyncRead + Send>>,
+    len: u64,
+}
+
+impl StreamedResponse {
+    /// A response of `status` whose `head` (status line and header fields, ending with the
+    /// empty line) is written as it is, then exactly `len` bytes of `body`. The head frames the
+    /// body itself: `Content-Length: len` and `Connection: close` (the connection ends after
+    /// the response). A body that ends before `len` bytes closes the connection early; one
+    /// that has more is cut at `len`. A response without a body (to `HEAD`) has `len` 0 and
+    /// any `Content-Length`.
+    pub fn new(
+        status: u16,
+        head: Vec<u8>,
+        body: impl AsyncRead + Send + 'static,
+        len: u64,
+    ) -> Self {
+        StreamedResponse {
+            status,
+            head,
+            body: Box::pin(body),
+            len,
+        }
+    }
+
+    /// The status code.
+    pub fn status(&self) -> u16 {
+        self.status
+    }
+}
+
 async fn accept_until<S>(
     mut stream: S,
     config: &Config,
-    hook: impl FnOnce(&Request) -> Decision,
+    hook: impl FnOnce(&Request) -> Reply,
     start: Instant,
     deadline: Instant,
 ) -> Result<(WebSocket, Request, Driver), AcceptError>
@@ -67,23 +129,26 @@ where
         None => return Err(AcceptError::Handshake(HandshakeError::Timeout)),
     };
     match hook(&request) {
-        Decision::Reject(response) => {
+        Reply::Stream(response) => Err(stream_response(stream, response, config).await),
+        Reply::Decision(Decision::Reject(response)) => {
             let status = response.status;
             let response = handshake.reject(response);
             Err(answer(stream, response, AcceptError::Rejected(status), deadline).await)
         }
         // `accept` validates the upgrade; the 101 starts the connection's output, which the
         // driver writes.
-        Decision::Accept(accept) => match handshake.accept(Instant::now(), &accept) {
-            Ok(connection) => {
-                let (ws, driver) = WebSocket::from_stream(stream, connection);
-                Ok((ws, request, driver))
+        Reply::Decision(Decision::Accept(accept)) => {
+            match handshake.accept(Instant::now(), &accept) {
+                Ok(connection) => {
+                    let (ws, driver) = WebSocket::from_stream(stream, connection);
+                    Ok((ws, request, driver))
+                }
+                Err(e) => {
+                    let response = e.to_response().encode();
+                    Err(answer(stream, response, AcceptError::Handshake(e), deadline).await)
+                }
             }
-            Err(e) => {
-                let response = e.to_response().encode();
-                Err(answer(stream, response, AcceptError::Handshake(e), deadline).await)
-            }
-        },
+        }
     }
 }
 
@@ -129,6 +194,67 @@ async fn answer<S: AsyncWrite + Unpin + 'static>(
         }
     }
     error
+}
+
+/// Writes a streamed response and closes the write side: the head, then the body a chunk at a
+/// time. Every read of the body and every write to the peer must make progress within
+/// `config.handshake_timeout`; the response as a whole has no deadline.
+async fn stream_response<S: AsyncWrite + Unpin + 'static>(
+    mut stream: S,
+    mut response: StreamedResponse,
+    config: &Config,
+) -> AcceptError {
+    let stall = config.handshake_timeout;
+    let until = || ws_proto::deadline(Instant::now(), stall);
+    let progress = |deadline: Option<io::Result<usize>>| {
+        deadline.unwrap_or_else(|| Err(io::Error::new(io::ErrorKind::TimedOut, "no progress")))
+    };
+    let status = response.status;
+    let written = async {
+        let mut head = &response.head[..];
+        while !head.is_empty() {
+            let n = progress(with_deadline(until(), stream.write(head)).await)?;
+            if n == 0 {
+                return Err(io::ErrorKind::WriteZero.into());
+            }
+            head = &head[n..];
+        }
+        let mut left = response.len;
+        let mut buf = vec![0u8; STREAM_CHUNK.min(usize::try_from(left).unwrap_or(usize::MAX))];
+        while left > 0 {
+            let want = buf.len().min(usize::try_from(left).unwrap_or(usize::MAX));
+            let read = response.body.read(&mut buf[..want]);
+            let n = match with_deadline(until(), read).await {
+                Some(Ok(0)) => return Err(io::ErrorKind::UnexpectedEof.into()),
+                Some(Err(e)) if e.kind() == io::ErrorKind::Interrupted => continue,
+                other => progress(other)?,
+            };
+            let mut chunk = &buf[..n];
+            while !chunk.is_empty() {
+                let n = progress(with_deadline(until(), stream.write(chunk)).await)?;
+                if n == 0 {
+                    return Err(io::ErrorKind::WriteZero.into());
+                }
+                chunk = &chunk[n..];
+            }
+            left -= n as u64;
+        }
+        match with_deadline(until(), stream.close()).await {
+            Some(result) => result,
+            None => Err(io::Error::new(io::ErrorKind::TimedOut, "no progress")),
+        }
+    }
+    .await;
+    match written {
+        Ok(()) => {
+            // As in `answer`: the FIN, so the client reads the response to its end.
+            if let Some(socket) = socket_of(&stream as &dyn Any) {
+                let _ = socket.shutdown(std::net::Shutdown::Write);
+            }
+            AcceptError::Rejected(status)
+        }
+        Err(e) => AcceptError::Io(e),
+    }
 }
 
 /// A WebSocket server on a TCP listener.
@@ -274,6 +400,18 @@ pub async fn accept_tcp(
     tls: Option<Arc<rustls::ServerConfig>>,
     config: &Config,
     hook: impl FnOnce(&Request) -> Decision,
+) -> Result<(WebSocket, Request, Driver), AcceptError> {
+    accept_tcp_streaming(tcp, tls, config, |request| Reply::Decision(hook(request))).await
+}
+
+/// Like [`accept_tcp`], with a hook that may also answer with a [`StreamedResponse`] (a file).
+/// A streamed response ends in [`AcceptError::Rejected`] with its status once it was written,
+/// or [`AcceptError::Io`] if writing it failed or stalled.
+pub async fn accept_tcp_streaming(
+    tcp: Async<std::net::TcpStream>,
+    tls: Option<Arc<rustls::ServerConfig>>,
+    config: &Config,
+    hook: impl FnOnce(&Request) -> Reply,
 ) -> Result<(WebSocket, Request, Driver), AcceptError> {
     let start = Instant::now();
     let deadline = start + config.handshake_timeout;

@@ -47,8 +47,8 @@ mod transport;
 
 pub use client::{ClientBuilder, ConnectError, connect};
 pub use server::{
-    AcceptError, DEFAULT_THREAD_STACK, Decision, Server, ServerHandle, accept, refuse,
-    server_transport,
+    AcceptError, DEFAULT_THREAD_STACK, Decision, Reply, Server, ServerHandle, StreamedResponse,
+    accept, accept_streaming, refuse, server_transport,
 };
 pub use socket::{Receiver, SendError, Sender, TrySendError, WebSocket, live_connections};
 pub use transport::Transport;

@@ -6,7 +6,7 @@ use std::net::{SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use ws_adapter::{AcceptBackoff, ConnectionLimit, DEFAULT_MAX_CONNECTIONS, overloaded};
 use ws_proto::Config;
@@ -23,9 +23,74 @@ pub use ws_adapter::{AcceptError, Decision};
 /// upgrade is validated when the hook accepts. On success the WebSocket is running and the
 /// request is returned with it.
 pub fn accept(
-    mut transport: Transport,
+    transport: Transport,
     config: &Config,
     hook: impl FnOnce(&Request) -> Decision,
+) -> Result<(WebSocket, Request), AcceptError> {
+    accept_streaming(transport, config, |request| Reply::Decision(hook(request)))
+}
+
+/// What the hook of [`accept_streaming`] does with a request: what a [`Decision`] says, or
+/// answer with a [`StreamedResponse`].
+pub enum Reply {
+    /// As in [`accept`].
+    Decision(Decision),
+    /// Answer with this response, its body written as the peer reads it, and close.
+    Stream(StreamedResponse),
+}
+
+impl From<Decision> for Reply {
+    fn from(decision: Decision) -> Self {
+        Reply::Decision(decision)
+    }
+}
+
+/// Bytes read from a [`StreamedResponse`]'s body and written at a time.
+const STREAM_CHUNK: usize = 64 << 10;
+
+/// A response whose body is read from a reader as the peer takes it (a file), never held whole
+/// in memory: at most one chunk of 64 KiB is buffered, plus what TLS holds.
+///
+/// Only the request head is bound by the handshake timeout. The response is bound by progress:
+/// it fails, and the connection is closed, when no byte could be written for
+/// [`Config::handshake_timeout`], so a slow but steady reader gets all of it, however long it
+/// takes, and a peer that stops reading holds the connection that long at most.
+pub struct StreamedResponse {
+    status: u16,
+    head: Vec<u8>,
+    body: Box<dyn Read + Send>,
+    len: u64,
+}
+
+impl StreamedResponse {
+    /// A response of `status` whose `head` (status line and header fields, ending with the
+    /// empty line) is written as it is, then exactly `len` bytes of `body`. The head frames the
+    /// body itself: `Content-Length: len` and `Connection: close` (the connection ends after
+    /// the response). A body that ends before `len` bytes closes the connection early; one
+    /// that has more is cut at `len`. A response without a body (to `HEAD`) has `len` 0 and
+    /// any `Content-Length`.
+    pub fn new(status: u16, head: Vec<u8>, body: impl Read + Send + 'static, len: u64) -> Self {
+        StreamedResponse {
+            status,
+            head,
+            body: Box::new(body),
+            len,
+        }
+    }
+
+    /// The status code.
+    pub fn status(&self) -> u16 {
+        self.status
+    }
+}
+
+/// Like [`accept`], with a hook that may also answer with a [`StreamedResponse`] (a file).
+/// A streamed response ends in [`AcceptError::Rejected`] with its status once it was written,
+/// or [`AcceptError::Io`] if writing it failed or stalled.
+pub fn accept_streaming(
+    mut transport: Transport,
+    config: &Config,
+    hook: impl FnOnce(&Request) -> Reply,
 ) -> Result<(WebSocket, Request), AcceptError> {
     let start = Instant::now();
     let deadline = start + config.handshake_timeout;
@@ -63,7 +128,8 @@ pub fn accept(
         }
     };
     match hook(&request) {
-        Decision::Reject(response) => {
+        Reply::Stream(response) => Err(stream(transport, response, config.handshake_timeout)),
+        Reply::Decision(Decision::Reject(response)) => {
             let status = response.status;
             Err(answer(
                 &mut transport,
@@ -71,18 +137,20 @@ pub fn accept(
                 AcceptError::Rejected(status),
             ))
         }
-        Decision::Accept(accept) => match handshake.accept(Instant::now(), &accept) {
-            Ok(connection) => {
-                let ws =
-                    WebSocket::from_transport(transport, connection).map_err(AcceptError::Io)?;
-                Ok((ws, request))
+        Reply::Decision(Decision::Accept(accept)) => {
+            match handshake.accept(Instant::now(), &accept) {
+                Ok(connection) => {
+                    let ws = WebSocket::from_transport(transport, connection)
+                        .map_err(AcceptError::Io)?;
+                    Ok((ws, request))
+                }
+                Err(e) => Err(answer(
+                    &mut transport,
+                    e.to_response().encode(),
+                    AcceptError::Handshake(e),
+                )),
             }
-            Err(e) => Err(answer(
-                &mut transport,
-                e.to_response().encode(),
-                AcceptError::Handshake(e),
-            )),
-        },
+        }
     }
 }
 
@@ -93,6 +161,44 @@ fn answer(transport: &mut Transport, response: Vec<u8>, error: AcceptError) -> A
         .and_then(|()| transport.flush());
     let _ = transport.tcp().shutdown(std::net::Shutdown::Write);
     error
+}
+
+/// Writes a streamed response and closes: the head, then the body a chunk at a time. Each write
+/// may wait up to `stall` for the socket to take something (the socket's write timeout), so
+/// only a response that stops making progress fails.
+fn stream(
+    mut transport: Transport,
+    mut response: StreamedResponse,
+    stall: Duration,
+) -> AcceptError {
+    let status = response.status;
+    let written = (|| {
+        let tcp = transport.tcp();
+        tcp.set_read_timeout(None)?;
+        tcp.set_write_timeout(Some(stall.max(Duration::from_millis(1))))?;
+        transport.write_all(&response.head)?;
+        let mut left = response.len;
+        let mut buf = vec![0u8; STREAM_CHUNK.min(usize::try_from(left).unwrap_or(usize::MAX))];
+        while left > 0 {
+            let want = buf.len().min(usize::try_from(left).unwrap_or(usize::MAX));
+            let n = match response.body.read(&mut buf[..want]) {
+                Ok(0) => return Err(io::Error::from(io::ErrorKind::UnexpectedEof)),
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            };
+            transport.write_all(&buf[..n])?;
+            left -= n as u64;
+        }
+        transport.flush()
+    })();
+    match written {
+        Ok(()) => {
+            let _ = transport.tcp().shutdown(std::net::Shutdown::Write);
+            AcceptError::Rejected(status)
+        }
+        Err(e) => AcceptError::Io(e),
+    }
 }
 
 /// Stack size of a connection's thread unless told otherwise: it runs the handler, which is
