@@ -61,6 +61,7 @@ mod link;
 mod origin;
 mod runtime;
 mod server;
+mod static_files;
 mod status;
 mod web_server;
 
@@ -83,6 +84,27 @@ pub use ws_proto::Config;
 pub use ws_proto::handshake::{Headers, Response};
 
 use std::time::Duration;
+
+/// Entry points for fuzz targets (cargo feature `fuzzing`); not part of the API.
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing {
+    use std::path::{Path, PathBuf};
+
+    /// The file a [`WebServer`](crate::WebServer) with `static_dir` serves for the
+    /// request-target `target`, or `None` when it serves none (refused, malformed or missing).
+    /// A returned path is canonical and inside the canonical `static_dir`.
+    pub fn resolve_static(static_dir: &Path, target: &str) -> Option<PathBuf> {
+        crate::static_files::resolve(static_dir, target).ok()
+    }
+
+    /// The decoded path segments of `target` that the static resolver would look up, or `None`
+    /// when it refuses the target before touching the file system. No segment is empty or
+    /// starts with `.`, or holds `/`, `\` or NUL.
+    pub fn static_segments(target: &str) -> Option<Vec<String>> {
+        crate::static_files::segments(target).ok()
+    }
+}
 
 /// How long a connection made through this crate may go without receiving anything before it
 /// sends a keepalive Ping, unless told otherwise ([`ServerOptions::ping_interval`],

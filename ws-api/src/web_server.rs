@@ -3,7 +3,7 @@
 //! page or a clear status.
 
 use std::net::{SocketAddr, TcpListener, ToSocketAddrs};
-use std::path::{Component, Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex, RwLock, Weak};
 
 use ws_adapter::{ConnectionLimit, DEFAULT_MAX_CONNECTIONS};
@@ -11,12 +11,14 @@ use ws_proto::Config;
 use ws_proto::handshake::{Request, Response};
 
 use crate::runtime::{ListenerHandle, Route, Router, Runtime};
+use crate::static_files::{self, NOSNIFF, StaticError};
 use crate::{Error, ErrorEvent, ErrorInfo, RequestInfo, WebSocketServer};
 
 /// Answers plain HTTP requests (not upgrades) on a [`WebServer`]: return a response, or `None`
 /// to fall through to the static directory and then to 404.
 pub trait HttpHandler: Send + Sync + 'static {
-    /// Called for every plain GET or HEAD request.
+    /// Called for every plain GET or HEAD request. To `HEAD`, the response goes out without its
+    /// body (its `Content-Length` still counts it).
     fn on_request(&self, request: &RequestInfo) -> Option<Response>;
 }
 
@@ -43,7 +45,21 @@ pub struct WebServerOptions {
     pub config: Config,
     /// Plain HTTP requests are first offered to this handler.
     pub http_handler: Option<Arc<dyn HttpHandler>>,
-    /// Then files are served from this directory (`index.html` for a directory).
+    /// Then files are served from this directory (`index.html` for a directory), to `GET`
+    /// and `HEAD` (the same head, no body).
+    ///
+    /// The request path is percent-decoded (`/a%20b.txt` is `a b.txt`) and must stay inside
+    /// the directory: a `.` or `..` segment however encoded, an empty segment (`//etc`), a
+    /// backslash, a dotfile or dot directory (`.git`, `.env`), or a symlink leading outside the
+    /// directory get 404 like a missing file; an encoded `/`, `\` or NUL, a bad escape or a
+    /// path that is not UTF-8 get 400. Only regular files are served.
+    ///
+    /// Files are streamed, never read whole: memory per response is about 64 KiB whatever the
+    /// file's size, so there is no size cap. `Content-Length` is the file's size; every
+    /// response carries `X-Content-Type-Options: nosniff` and a content type from the
+    /// extension. The handshake timeout of [`config`](Self::config) bounds reading the request;
+    /// sending the file is bound by progress only: it fails when no byte could be written for
+    /// that long, so a slow but steady client gets the whole file.
     pub static_dir: Option<PathBuf>,
     /// Most connections the listener holds at once, WebSocket and plain HTTP alike, each
     /// counted from accept until it has ended. One over the limit has its request read and
@@ -291,10 +307,18 @@ impl Router for WebRouter {
         {
             return Route::Respond(response);
         }
-        if let Some(dir) = &web.static_dir
-            && let Some(response) = static_file(dir, path)
-        {
-            return Route::Respond(response);
+        if let Some(dir) = &web.static_dir {
+            match static_files::resolve(dir, path) {
+                Ok(file) => {
+                    if let Some(response) = static_files::file_response(&file) {
+                        return Route::Stream(response);
+                    }
+                }
+                Err(StaticError::Malformed) => {
+                    return Route::Respond(text(400, "malformed path\n"));
+                }
+                Err(StaticError::Refused | StaticError::NotFound) => {}
+            }
         }
         if catch_all.is_some() {
             return Route::Respond(upgrade_required());
@@ -340,6 +364,7 @@ impl WebServer {
 fn text(status: u16, body: &str) -> Response {
     Response::new(status)
         .with_header("Content-Type", "text/plain; charset=utf-8")
+        .with_header(NOSNIFF, "nosniff")
         .with_body(body.to_owned())
 }
 
@@ -349,46 +374,6 @@ fn upgrade_required() -> Response {
         .with_header("Sec-WebSocket-Version", "13")
 }
 
-/// A file under `dir` for a request path: no `..`, no absolute components; a directory serves
-/// its `index.html`.
-fn static_file(dir: &Path, path: &str) -> Option<Response> {
-    let mut file = dir.to_path_buf();
-    for part in Path::new(path.trim_start_matches('/')).components() {
-        match part {
-            Component::Normal(part) => file.push(part),
-            Component::CurDir => {}
-            _ => return None,
-        }
-    }
-    if file.is_dir() {
-        file.push("index.html");
-    }
-    let body = std::fs::read(&file).ok()?;
-    Some(
-        Response::new(200)
-            .with_header("Content-Type", content_type(&file))
-            .with_body(body),
-    )
-}
-
-fn content_type(file: &Path) -> &'static str {
-    match file
-        .extension()
-        .and_then(|e| e.to_str())
-        .unwrap_or_default()
-    {
-        "html" | "htm" => "text/html; charset=utf-8",
-        "js" | "mjs" => "text/javascript; charset=utf-8",
-        "css" => "text/css; charset=utf-8",
-        "json" => "application/json",
-        "svg" => "image/svg+xml",
-        "png" => "image/png",
-        "ico" => "image/x-icon",
-        "txt" => "text/plain; charset=utf-8",
-        _ => "application/octet-stream",
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -396,7 +381,17 @@ mod tests {
     #[test]
     fn static_paths_cannot_escape_the_directory() {
         let dir = std::env::temp_dir();
-        assert!(static_file(&dir, "/../etc/passwd").is_none());
-        assert!(static_file(&dir, "/definitely-not-a-file-here.txt").is_none());
+        for path in [
+            "/../etc/passwd",
+            "/%2e%2e/etc/passwd",
+            "//etc/passwd",
+            "/..\\x",
+        ] {
+            assert_eq!(static_files::resolve(&dir, path), Err(StaticError::Refused));
+        }
+        assert_eq!(
+            static_files::resolve(&dir, "/definitely-not-a-file-here.txt"),
+            Err(StaticError::NotFound)
+        );
     }
 }

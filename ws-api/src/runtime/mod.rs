@@ -76,6 +76,46 @@ pub(crate) enum Route {
     },
     /// Answer and close.
     Respond(Response),
+    /// Answer with a head encoded by the caller and a body streamed from a file, and close.
+    Stream(Streamed),
+}
+
+/// A response whose body, if any, is streamed from a file in chunks instead of held in memory
+/// (the runtime writes it as the client reads: `ws_runtime_std::StreamedResponse`,
+/// `ws_runtime_smol::StreamedResponse`).
+pub(crate) struct Streamed {
+    pub(crate) status: u16,
+    /// Status line and header fields, ending with the empty line; its `Content-Length` frames
+    /// the body (or, for `HEAD`, the body the same `GET` would get).
+    pub(crate) head: Vec<u8>,
+    /// The file and how many of its bytes to send; `None` for no body.
+    pub(crate) body: Option<(std::fs::File, u64)>,
+}
+
+impl Route {
+    /// The answer to a `HEAD` request: the same head, no body (RFC 9110 §9.3.2).
+    fn without_body(self) -> Route {
+        match self {
+            Route::Respond(response) => {
+                let mut head = response.encode();
+                // The encoder ends the head with the first empty line (no header value holds
+                // a CR or LF), and writes the body after it.
+                if let Some(end) = head.windows(4).position(|w| w == b"\r\n\r\n") {
+                    head.truncate(end + 4);
+                }
+                Route::Stream(Streamed {
+                    status: response.status,
+                    head,
+                    body: None,
+                })
+            }
+            Route::Stream(streamed) => Route::Stream(Streamed {
+                body: None,
+                ..streamed
+            }),
+            upgrade @ Route::Upgrade { .. } => upgrade,
+        }
+    }
 }
 
 /// Decides what each request on a listener gets.
@@ -120,16 +160,22 @@ pub(crate) fn admit(router: &dyn Router) -> Admission {
 }
 
 impl Admission {
-    /// What the connection's request gets: 503 when over the limit, else the router's answer.
+    /// What the connection's request gets: 503 when over the limit, else the router's answer;
+    /// to `HEAD`, without its body.
     pub(crate) fn route(
         &self,
         router: &dyn Router,
         request: &Request,
         remote: Option<SocketAddr>,
     ) -> Route {
-        match self {
+        let route = match self {
             Admission::Admitted(_) => router.route(request, remote),
             Admission::Overloaded => Route::Respond(ws_adapter::overloaded()),
+        };
+        if request.method() == "HEAD" {
+            route.without_body()
+        } else {
+            route
         }
     }
 }

@@ -8,7 +8,7 @@ use std::time::Duration;
 use async_io::Async;
 use ws_adapter::AcceptBackoff;
 use ws_proto::Config;
-use ws_runtime_smol::{ClientBuilder, Decision, Sender};
+use ws_runtime_smol::{ClientBuilder, Decision, Reply, Sender, StreamedResponse};
 
 use super::{
     Admission, ClientSpec, ListenerHandle, Route, Router, accept_error, admit, client_options,
@@ -137,13 +137,29 @@ async fn serve_one(
     let remote = tcp.get_ref().peer_addr().ok();
     let admission = Arc::new(admission);
     let mut session = None;
-    let accepted = ws_runtime_smol::accept_tcp(tcp, tls, &config, |request| {
+    let accepted = ws_runtime_smol::accept_tcp_streaming(tcp, tls, &config, |request| {
         match admission.route(&*router, request, remote) {
             Route::Upgrade { accept, session: s } => {
                 session = Some(s);
-                Decision::Accept(accept)
+                Decision::Accept(accept).into()
             }
-            Route::Respond(response) => Decision::Reject(response),
+            Route::Respond(response) => Decision::Reject(response).into(),
+            // The file is read on smol's blocking pool, never on the executor, through a pipe
+            // of one chunk: memory stays bounded whatever the file's size.
+            Route::Stream(streamed) => Reply::Stream(match streamed.body {
+                Some((file, len)) => StreamedResponse::new(
+                    streamed.status,
+                    streamed.head,
+                    smol::Unblock::with_capacity(crate::static_files::CHUNK, file),
+                    len,
+                ),
+                None => StreamedResponse::new(
+                    streamed.status,
+                    streamed.head,
+                    futures_lite::io::empty(),
+                    0,
+                ),
+            }),
         }
     })
     .await;

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use ws_adapter::AcceptBackoff;
 use ws_proto::Config;
-use ws_runtime_std::{ClientBuilder, Decision, Sender};
+use ws_runtime_std::{ClientBuilder, Decision, Reply, Sender, StreamedResponse};
 
 use super::{
     Admission, ClientSpec, ListenerHandle, Route, Router, accept_error, admit, client_options,
@@ -126,13 +126,20 @@ fn serve_one(
         return;
     };
     let mut session = None;
-    let accepted = ws_runtime_std::accept(transport, config, |request| {
+    let accepted = ws_runtime_std::accept_streaming(transport, config, |request| {
         match admission.route(router, request, remote) {
             Route::Upgrade { accept, session: s } => {
                 session = Some(s);
-                Decision::Accept(accept)
+                Decision::Accept(accept).into()
             }
-            Route::Respond(response) => Decision::Reject(response),
+            Route::Respond(response) => Decision::Reject(response).into(),
+            // Read on this connection's own thread, a chunk at a time as the client takes it.
+            Route::Stream(streamed) => Reply::Stream(match streamed.body {
+                Some((file, len)) => {
+                    StreamedResponse::new(streamed.status, streamed.head, file, len)
+                }
+                None => StreamedResponse::new(streamed.status, streamed.head, std::io::empty(), 0),
+            }),
         }
     });
     match (accepted, session) {
