@@ -562,11 +562,9 @@ fn a_callback_that_blocks_stalls_neither_other_connections_nor_its_own_io() {
     struct BlockingEcho;
     impl ConnectionHandler for BlockingEcho {
         fn on_message(&self, conn: &WebSocketConnection, event: MessageEvent) {
-            if let Data::Text(text) = &event.data {
-                if text == "block" {
-                    // 4D code blocks freely: a slow query, a file, a lock.
-                    std::thread::sleep(Duration::from_secs(3));
-                }
+            if matches!(&event.data, Data::Text(text) if text == "block") {
+                // 4D code blocks freely: a slow query, a file, a lock.
+                std::thread::sleep(Duration::from_secs(3));
             }
             let _ = conn.send(event.data);
         }
