@@ -7,12 +7,14 @@ use std::time::Duration;
 use ws_proto::Config;
 use ws_proto::handshake::WsUrl;
 
-use crate::dispatch::{Dispatcher, Endpoint};
+use crate::dispatch::{Dispatcher, Endpoint, Panicked, guard};
 use crate::ids::next_id;
 use crate::link::Channel;
 use crate::runtime::{ClientSpec, Runtime};
 use crate::status::wait_until;
-use crate::{Data, DataType, Error, ErrorEvent, MessageEvent, OpenEvent, Status, TerminateEvent};
+use crate::{
+    Data, DataType, Error, ErrorEvent, JsonLimits, MessageEvent, OpenEvent, Status, TerminateEvent,
+};
 
 /// The callbacks and options of a client connection (4D: the `connectionHandler` object passed
 /// to `4D.WebSocket.new()`).
@@ -22,7 +24,9 @@ use crate::{Data, DataType, Error, ErrorEvent, MessageEvent, OpenEvent, Status, 
 /// message is delivered), then `on_terminate` exactly once — also when the connection never
 /// opened (DNS, TCP, TLS failure, refused handshake: `on_error` then `on_terminate` with 1006).
 /// Callbacks of one connection never run concurrently; they may call any method of any
-/// connection.
+/// connection. A callback that panics is caught: the panic is reported to `on_error`
+/// ([`ErrorInfo::CALLBACK_PANICKED`](crate::ErrorInfo::CALLBACK_PANICKED); a panic in
+/// `on_error` or `on_terminate` goes to stderr) and the connection closed with 1011.
 pub trait WebSocketHandler: Any + Send + Sync {
     /// 4D: `onMessage`. A message arrived; `event.data` follows [`data_type`](Self::data_type).
     fn on_message(&self, ws: &WebSocket, event: MessageEvent);
@@ -82,6 +86,7 @@ struct ClientInner {
     id: u64,
     url: String,
     data_type: DataType,
+    json_limits: JsonLimits,
     handler: Box<dyn WebSocketHandler>,
     channel: Channel,
     /// Set when `on_open` or `on_terminate` has run, for the `wait_*` helpers.
@@ -127,10 +132,12 @@ impl WebSocket {
     ) -> Result<WebSocket, Error> {
         WsUrl::parse(url).map_err(Error::InvalidUrl)?;
         let headers = handler.headers();
+        let data_type = handler.data_type();
         let inner = Arc::new(ClientInner {
             id: next_id(),
             url: url.to_owned(),
-            data_type: handler.data_type(),
+            data_type,
+            json_limits: options.json_limits,
             handler: Box::new(handler),
             channel: Channel::new(),
             progress: Mutex::new(Progress::default()),
@@ -140,7 +147,9 @@ impl WebSocket {
         let spec = ClientSpec {
             url: url.to_owned(),
             headers,
-            config: options.config,
+            config: options
+                .json_limits
+                .connection_config(data_type, options.config),
             tls: options.tls,
             inline_callbacks: options.inline_callbacks,
         };
@@ -252,26 +261,36 @@ impl Endpoint for WebSocket {
         self.inner.data_type
     }
 
+    fn json_limits(&self) -> JsonLimits {
+        self.inner.json_limits
+    }
+
     fn channel(&self) -> &Channel {
         &self.inner.channel
     }
 
-    fn on_open(&self) {
-        self.inner.handler.on_open(self, OpenEvent::default());
+    fn label(&self) -> String {
+        format!("WebSocket {} to {}", self.inner.id, self.inner.url)
+    }
+
+    fn on_open(&self) -> Result<(), Panicked> {
+        let called = guard(|| self.inner.handler.on_open(self, OpenEvent::default()));
         self.mark(|p| p.opened = true);
+        called
     }
 
-    fn on_message(&self, event: MessageEvent) {
-        self.inner.handler.on_message(self, event);
+    fn on_message(&self, event: MessageEvent) -> Result<(), Panicked> {
+        guard(|| self.inner.handler.on_message(self, event))
     }
 
-    fn on_error(&self, event: ErrorEvent) {
-        self.inner.handler.on_error(self, event);
+    fn on_error(&self, event: ErrorEvent) -> Result<(), Panicked> {
+        guard(|| self.inner.handler.on_error(self, event))
     }
 
-    fn on_terminate(&self, event: TerminateEvent) {
-        self.inner.handler.on_terminate(self, event);
+    fn on_terminate(&self, event: TerminateEvent) -> Result<(), Panicked> {
+        let called = guard(|| self.inner.handler.on_terminate(self, event));
         self.mark(|p| p.terminated = true);
+        called
     }
 }
 
@@ -304,6 +323,12 @@ pub struct ClientOptions {
     /// itself: faster, for handlers that never block. No effect on [`Runtime::Std`], where
     /// each connection's callbacks run on its own thread.
     pub inline_callbacks: bool,
+    /// Bounds on received JSON messages when the handler's [`data_type`] is
+    /// [`DataType::Object`]: 1 MiB, depth 64, 32 MiB of parsed value by default (see
+    /// [`JsonLimits`]).
+    ///
+    /// [`data_type`]: WebSocketHandler::data_type
+    pub json_limits: JsonLimits,
 }
 
 impl Default for ClientOptions {
@@ -315,6 +340,7 @@ impl Default for ClientOptions {
             config: crate::default_config(),
             tls: None,
             inline_callbacks: false,
+            json_limits: JsonLimits::default(),
         }
     }
 }
@@ -366,6 +392,13 @@ impl ClientOptions {
     #[must_use]
     pub fn inline_callbacks(mut self, inline: bool) -> Self {
         self.inline_callbacks = inline;
+        self
+    }
+
+    /// Sets [`json_limits`](Self::json_limits).
+    #[must_use]
+    pub fn json_limits(mut self, limits: JsonLimits) -> Self {
+        self.json_limits = limits;
         self
     }
 }

@@ -6,28 +6,79 @@
 //! `on_terminate` exactly once, whatever path the connection takes. Callbacks of one connection
 //! run on the one thread or task that drives the dispatcher, so they never overlap.
 
+use std::any::Any;
+use std::fmt;
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 
-use ws_proto::{CloseCode, Event};
+use ws_proto::{CloseCode, Event, ProtocolError};
 
-use crate::data::ReceivedPayload;
+use crate::data::{JsonLimits, ReceivedPayload};
 use crate::link::{Channel, Link};
 use crate::{Data, DataType, ErrorEvent, ErrorInfo, MessageEvent, Status, TerminateEvent};
 
 /// A connection object whose callbacks the dispatcher calls: a client `WebSocket` or a server
 /// `WebSocketConnection`.
+///
+/// Each `on_*` method runs the handler's callback through [`guard`], does its own bookkeeping
+/// whether the callback returned or panicked, and hands back the caught panic, if any.
 pub(crate) trait Endpoint: Send + Sync + 'static {
     fn data_type(&self) -> DataType;
+    fn json_limits(&self) -> JsonLimits;
     fn channel(&self) -> &Channel;
+    /// Names the connection in messages written to stderr, e.g. `connection 12`.
+    fn label(&self) -> String;
     /// Hands over the running connection's sending side.
     fn attach(&self, link: Arc<dyn Link>) {
         self.channel().attach(link);
     }
-    fn on_open(&self);
-    fn on_message(&self, event: MessageEvent);
-    fn on_error(&self, event: ErrorEvent);
+    fn on_open(&self) -> Result<(), Panicked>;
+    fn on_message(&self, event: MessageEvent) -> Result<(), Panicked>;
+    fn on_error(&self, event: ErrorEvent) -> Result<(), Panicked>;
     /// Called once, after the status became `Closed`.
-    fn on_terminate(&self, event: TerminateEvent);
+    fn on_terminate(&self, event: TerminateEvent) -> Result<(), Panicked>;
+}
+
+/// A callback's panic, caught by [`guard`]: its message.
+#[derive(Debug)]
+pub(crate) struct Panicked(String);
+
+impl Panicked {
+    fn new(payload: Box<dyn Any + Send>) -> Self {
+        let message = if let Some(s) = payload.downcast_ref::<&'static str>() {
+            (*s).to_owned()
+        } else if let Some(s) = payload.downcast_ref::<String>() {
+            s.clone()
+        } else {
+            "a panic without a message".to_owned()
+        };
+        // A payload whose destructor panics must not escape either.
+        let _ = catch_unwind(AssertUnwindSafe(move || drop(payload)));
+        Panicked(message)
+    }
+}
+
+impl fmt::Display for Panicked {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Runs an application callback, catching a panic so that it unwinds no further than here:
+/// not through the dispatcher (whose `Drop` would call `on_terminate` during the unwinding, and
+/// a second panic there aborts the process), the server's bookkeeping or the runtime.
+///
+/// `AssertUnwindSafe`: after a panic the crate only reads its own state, which it never leaves
+/// half-updated around a callback (its locks are not held during callbacks and recover from
+/// poisoning); the handler's own state is the application's, as after any caught panic.
+pub(crate) fn guard<R>(callback: impl FnOnce() -> R) -> Result<R, Panicked> {
+    catch_unwind(AssertUnwindSafe(callback)).map_err(Panicked::new)
+}
+
+/// Writes a caught panic that has no `on_error` to go to (a panic in `on_error` or
+/// `on_terminate`) to stderr.
+pub(crate) fn log_panic(callback: &str, of: &str, panic: &Panicked) {
+    eprintln!("ws-api: {callback} of {of} panicked: {panic} (the panic was caught)");
 }
 
 /// What a runtime drives for each connection: its start, its events, or its failure to start.
@@ -55,11 +106,32 @@ impl<E: Endpoint> Dispatcher<E> {
         }
     }
 
+    /// Reports an error to `on_error`, once; nothing is delivered after it. A panic in
+    /// `on_error` goes to stderr: there is no second `on_error` to report it to.
     fn error(&mut self, info: ErrorInfo) {
         if !self.errored && !self.terminated {
             self.errored = true;
-            self.endpoint.on_error(ErrorEvent::one(info));
+            if let Err(panic) = self.endpoint.on_error(ErrorEvent::one(info)) {
+                log_panic("on_error", &self.endpoint.label(), &panic);
+                self.close(CloseCode::INTERNAL_ERROR, "internal error");
+            }
         }
+    }
+
+    /// Starts the closing handshake on the API's own behalf, if the connection is still open.
+    fn close(&self, code: CloseCode, reason: &str) {
+        let _ = self.endpoint.channel().close(code, reason);
+    }
+
+    /// `callback` panicked: the panic goes to `on_error` (or stderr when `on_error` already
+    /// ran), and the connection, whose handler may now be in any state, is closed with 1011.
+    fn panicked(&mut self, callback: &str, panic: Panicked) {
+        if self.errored || self.terminated {
+            log_panic(callback, &self.endpoint.label(), &panic);
+        } else {
+            self.error(ErrorInfo::panicked(callback, &panic));
+        }
+        self.close(CloseCode::INTERNAL_ERROR, "internal error");
     }
 
     fn terminate(&mut self, code: u16, reason: String, clean: bool) {
@@ -68,11 +140,14 @@ impl<E: Endpoint> Dispatcher<E> {
         }
         self.terminated = true;
         self.endpoint.channel().set_status(Status::Closed);
-        self.endpoint.on_terminate(TerminateEvent {
+        let event = TerminateEvent {
             code,
             reason,
             clean,
-        });
+        };
+        if let Err(panic) = self.endpoint.on_terminate(event) {
+            log_panic("on_terminate", &self.endpoint.label(), &panic);
+        }
     }
 
     fn message(&mut self, payload: ReceivedPayload) {
@@ -80,19 +155,23 @@ impl<E: Endpoint> Dispatcher<E> {
         if self.errored {
             return;
         }
-        match Data::received(self.endpoint.data_type(), payload) {
-            Ok(data) => self.endpoint.on_message(MessageEvent { data }),
-            Err(e) => {
-                // DESIGN: an `object` message that is not JSON is an error, then a 1007 close.
+        let limits = self.endpoint.json_limits();
+        match Data::received(self.endpoint.data_type(), payload, &limits) {
+            Ok(data) => {
+                if let Err(panic) = self.endpoint.on_message(MessageEvent { data }) {
+                    self.panicked("on_message", panic);
+                }
+            }
+            Err(rejection) => {
+                // DESIGN: an `object` message that is not JSON is an error, then a 1007 close;
+                // one past the JSON limits an error, then 1009 (size) or 1007 (depth).
+                let code = rejection.close_code();
                 self.error(ErrorInfo::new(
-                    ErrorInfo::INVALID_JSON,
+                    u32::from(code.0),
                     "ws-api",
-                    format!("message is not JSON: {e}"),
+                    rejection.to_string(),
                 ));
-                let _ = self
-                    .endpoint
-                    .channel()
-                    .close(CloseCode::INVALID_PAYLOAD, "message is not JSON");
+                self.close(code, rejection.close_reason());
             }
         }
     }
@@ -102,7 +181,9 @@ impl<E: Endpoint> Session for Dispatcher<E> {
     fn opened(&mut self, link: Arc<dyn Link>) {
         self.endpoint.attach(link);
         self.endpoint.channel().set_status(Status::Connected);
-        self.endpoint.on_open();
+        if let Err(panic) = self.endpoint.on_open() {
+            self.panicked("on_open", panic);
+        }
     }
 
     fn event(&mut self, event: Event) {
@@ -113,10 +194,22 @@ impl<E: Endpoint> Session for Dispatcher<E> {
             Event::Ping(_) | Event::Pong(_) => {}
             Event::Closed(outcome) => {
                 if let Some(error) = outcome.error {
+                    let message = match error {
+                        ProtocolError::MessageTooLarge | ProtocolError::FrameTooLarge
+                            if self.endpoint.data_type() == DataType::Object =>
+                        {
+                            format!(
+                                "the peer sent a message too big for this object connection: \
+                                 {error} (JsonLimits::max_size is {} bytes)",
+                                self.endpoint.json_limits().max_size
+                            )
+                        }
+                        _ => format!("the peer broke the protocol: {error}"),
+                    };
                     self.error(ErrorInfo::new(
                         u32::from(error.close_code().0),
                         "ws-proto",
-                        format!("the peer broke the protocol: {error}"),
+                        message,
                     ));
                 }
                 let reason = outcome.reason().to_owned();
@@ -133,7 +226,8 @@ impl<E: Endpoint> Session for Dispatcher<E> {
 
 impl<E: Endpoint> Drop for Dispatcher<E> {
     /// The runtime stopped driving without a final event (it cannot, but the guarantee must not
-    /// depend on that): `on_terminate` still comes, once.
+    /// depend on that): `on_terminate` still comes, once. It is guarded like every callback, so
+    /// even a drop during unwinding cannot turn a panic in it into an abort.
     fn drop(&mut self) {
         if !self.terminated {
             self.terminate(CloseCode::ABNORMAL.0, String::new(), false);

@@ -43,7 +43,8 @@ pub struct ErrorInfo {
     pub message: String,
     /// 4D's `componentSignature`: `"ws-net"` (name resolution, TCP, TLS, IO), `"ws-http"` (the
     /// opening handshake), `"ws-proto"` (the peer broke RFC 6455; `code` is the close code
-    /// sent) or `"ws-api"` (data conversion).
+    /// sent) or `"ws-api"` (data conversion, limits of JSON messages, a callback that
+    /// panicked).
     pub component: &'static str,
 }
 
@@ -60,8 +61,22 @@ impl ErrorInfo {
     pub const HANDSHAKE: u32 = 5;
     /// The connection failed on a socket error.
     pub const IO: u32 = 6;
-    /// A message of an `object` connection was not JSON (the connection closes with 1007).
+    /// A message of an `object` connection was not JSON, or nested arrays and objects deeper
+    /// than [`JsonLimits::max_depth`](crate::JsonLimits::max_depth) (the connection closes
+    /// with 1007).
     pub const INVALID_JSON: u32 = 1007;
+    /// A message of an `object` connection was larger than
+    /// [`JsonLimits::max_size`](crate::JsonLimits::max_size), or its value would have taken
+    /// more than [`JsonLimits::max_memory`](crate::JsonLimits::max_memory) (the connection
+    /// closes with 1009). A message refused by the core's size check before it was buffered is
+    /// reported with the same code and component `"ws-proto"`.
+    pub const JSON_TOO_BIG: u32 = 1009;
+    /// A callback panicked (component `"ws-api"`; the message names the callback and the
+    /// panic's message). The panic was caught: a connection whose callback panicked is closed
+    /// with 1011 and gets its `on_terminate` as usual; the server and every other connection
+    /// carry on. A panic in `on_error` or `on_terminate` is not reported to `on_error` but
+    /// written to stderr.
+    pub const CALLBACK_PANICKED: u32 = 1011;
 
     pub(crate) fn new(code: u32, component: &'static str, message: impl Into<String>) -> Self {
         ErrorInfo {
@@ -69,6 +84,15 @@ impl ErrorInfo {
             message: message.into(),
             component,
         }
+    }
+
+    /// The entry for a caught panic of `callback` (e.g. `"on_message"`).
+    pub(crate) fn panicked(callback: &str, panic: &crate::dispatch::Panicked) -> Self {
+        ErrorInfo::new(
+            ErrorInfo::CALLBACK_PANICKED,
+            "ws-api",
+            format!("{callback} panicked: {panic}"),
+        )
     }
 }
 

@@ -66,7 +66,7 @@ mod status;
 mod web_server;
 
 pub use client::{ClientOptions, WebSocket, WebSocketHandler};
-pub use data::{Data, DataType, UnknownDataType};
+pub use data::{Data, DataType, JsonLimits, UnknownDataType};
 pub use error::Error;
 pub use events::{
     ConnectionEvent, ErrorEvent, ErrorInfo, MessageEvent, OpenEvent, RequestInfo, ServerEvent,

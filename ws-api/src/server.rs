@@ -9,19 +9,23 @@ use std::time::Duration;
 use ws_proto::handshake::Accept;
 use ws_proto::{CloseCode, Config};
 
-use crate::dispatch::{Dispatcher, Endpoint, Session};
+use crate::dispatch::{Dispatcher, Endpoint, Panicked, Session, guard, log_panic};
 use crate::ids::next_id;
 use crate::link::{Channel, Link};
 use crate::origin::OriginPolicy;
 use crate::status::wait_until;
 use crate::web_server::{WebServer, WebServerOptions};
 use crate::{
-    ConnectionEvent, Data, DataType, Error, ErrorEvent, MessageEvent, OpenEvent, RequestInfo,
-    ServerEvent, Status, TerminateEvent,
+    ConnectionEvent, Data, DataType, Error, ErrorEvent, ErrorInfo, JsonLimits, MessageEvent,
+    OpenEvent, RequestInfo, ServerEvent, Status, TerminateEvent,
 };
 
 /// The callbacks of a WebSocket server (4D: the `WSSHandler` object passed to
 /// `4D.WebSocketServer.new()`). Only [`on_connection`](Self::on_connection) is required.
+///
+/// A callback that panics is caught and reported to [`on_error`](Self::on_error)
+/// ([`ErrorInfo::CALLBACK_PANICKED`]; a panic in `on_error` or `on_terminate` goes to stderr);
+/// the server goes on, and a request whose `on_connection` panicked is refused with 500.
 pub trait WebSocketServerHandler: Any + Send + Sync {
     /// 4D: `onConnection`. A client asks to connect; `event.request` holds its request. Return
     /// a handler to accept (a [`WebSocketConnection`] is created, joins
@@ -52,7 +56,10 @@ pub trait WebSocketServerHandler: Any + Send + Sync {
 
 /// The callbacks of one server-side connection (4D: the `connectionHandler` returned by
 /// `onConnection`). Only [`on_message`](Self::on_message) is required; the order guarantee is
-/// the client's (see [`WebSocketHandler`](crate::WebSocketHandler)).
+/// the client's (see [`WebSocketHandler`](crate::WebSocketHandler)). A callback that panics
+/// is caught: the panic is reported to [`on_error`](Self::on_error)
+/// ([`ErrorInfo::CALLBACK_PANICKED`]) and the connection closed with 1011; the server and its
+/// other connections go on.
 pub trait ConnectionHandler: Any + Send + Sync {
     /// 4D: `onMessage`.
     fn on_message(&self, conn: &WebSocketConnection, event: MessageEvent);
@@ -109,6 +116,10 @@ pub struct ServerOptions {
     /// [`allow_origin`](Self::allow_origin); a refused request gets 403 before the upgrade and
     /// never reaches `on_connection`.
     pub origins: OriginPolicy,
+    /// Bounds on received JSON messages when [`data_type`](Self::data_type) is
+    /// [`DataType::Object`]: 1 MiB, depth 64, 32 MiB of parsed value by default (see
+    /// [`JsonLimits`]).
+    pub json_limits: JsonLimits,
 }
 
 impl Default for ServerOptions {
@@ -122,6 +133,7 @@ impl Default for ServerOptions {
             config: crate::default_config(),
             subprotocols: Vec::new(),
             origins: OriginPolicy::default(),
+            json_limits: JsonLimits::default(),
         }
     }
 }
@@ -201,6 +213,13 @@ impl ServerOptions {
         self.origins.same_as_host = true;
         self
     }
+
+    /// Sets [`json_limits`](Self::json_limits).
+    #[must_use]
+    pub fn json_limits(mut self, limits: JsonLimits) -> Self {
+        self.json_limits = limits;
+        self
+    }
 }
 
 /// A WebSocket server (4D: `4D.WebSocketServer`): handles the upgrade requests for its `path`
@@ -217,6 +236,7 @@ struct ServerInner {
     config: Config,
     subprotocols: Vec<String>,
     origins: OriginPolicy,
+    json_limits: JsonLimits,
     web_server: WebServer,
     /// A web server started by [`WebSocketServer::listen`] stops with this server.
     owns_web_server: bool,
@@ -267,9 +287,12 @@ impl WebSocketServer {
                 handler,
                 path: options.path,
                 data_type: options.data_type,
-                config: options.config,
+                config: options
+                    .json_limits
+                    .connection_config(options.data_type, options.config),
                 subprotocols: options.subprotocols,
                 origins: options.origins,
+                json_limits: options.json_limits,
                 web_server: web_server.clone(),
                 owns_web_server,
                 state: Mutex::new(ServerState {
@@ -282,7 +305,9 @@ impl WebSocketServer {
             }),
         };
         web_server.add(server.clone());
-        server.inner.handler.on_open(&server, ServerEvent::open());
+        if let Err(panic) = guard(|| server.inner.handler.on_open(&server, ServerEvent::open())) {
+            server.report_error(ErrorEvent::one(ErrorInfo::panicked("on_open", &panic)));
+        }
         server
     }
 
@@ -395,9 +420,10 @@ impl WebSocketServer {
             fire
         };
         if fire {
-            self.inner
-                .handler
-                .on_terminate(self, ServerEvent::terminate());
+            let handler = &self.inner.handler;
+            if let Err(panic) = guard(|| handler.on_terminate(self, ServerEvent::terminate())) {
+                log_panic("on_terminate", &self.label(), &panic);
+            }
             self.inner.changed.notify_all();
         }
     }
@@ -420,8 +446,18 @@ impl WebSocketServer {
                 .with_body("origin not allowed\n"));
         }
         let event = ConnectionEvent::new(request);
-        let Some(handler) = self.inner.handler.on_connection(self, &event) else {
-            return Err(event.take_refusal());
+        let handler = match guard(|| self.inner.handler.on_connection(self, &event)) {
+            Ok(Some(handler)) => handler,
+            Ok(None) => return Err(event.take_refusal()),
+            Err(panic) => {
+                self.report_error(ErrorEvent::one(ErrorInfo::panicked(
+                    "on_connection",
+                    &panic,
+                )));
+                return Err(ws_proto::handshake::Response::new(500)
+                    .with_header("Content-Type", "text/plain; charset=utf-8")
+                    .with_body("the server failed to handle the connection\n"));
+            }
         };
         let mut accept = Accept::new().with_config(self.inner.config.clone());
         let offered = &event.request.subprotocols;
@@ -446,8 +482,19 @@ impl WebSocketServer {
         Arc::ptr_eq(&self.inner, &other.inner)
     }
 
+    /// Calls the server's `on_error`; a panic there goes to stderr.
     pub(crate) fn report_error(&self, event: ErrorEvent) {
-        self.inner.handler.on_error(self, event);
+        if let Err(panic) = guard(|| self.inner.handler.on_error(self, event)) {
+            log_panic("on_error", &self.label(), &panic);
+        }
+    }
+
+    /// Names the server in messages written to stderr.
+    fn label(&self) -> String {
+        match self.path() {
+            Some(path) => format!("the WebSocket server at {path}"),
+            None => "the WebSocket server".to_owned(),
+        }
     }
 }
 
@@ -552,8 +599,16 @@ impl Endpoint for WebSocketConnection {
         self.inner.data_type
     }
 
+    fn json_limits(&self) -> JsonLimits {
+        self.inner.server.inner.json_limits
+    }
+
     fn channel(&self) -> &Channel {
         &self.inner.channel
+    }
+
+    fn label(&self) -> String {
+        format!("connection {}", self.inner.id)
     }
 
     fn attach(&self, link: Arc<dyn Link>) {
@@ -572,23 +627,25 @@ impl Endpoint for WebSocketConnection {
         }
     }
 
-    fn on_open(&self) {
-        self.inner.handler.on_open(self, OpenEvent::default());
+    fn on_open(&self) -> Result<(), Panicked> {
+        guard(|| self.inner.handler.on_open(self, OpenEvent::default()))
     }
 
-    fn on_message(&self, event: MessageEvent) {
-        self.inner.handler.on_message(self, event);
+    fn on_message(&self, event: MessageEvent) -> Result<(), Panicked> {
+        guard(|| self.inner.handler.on_message(self, event))
     }
 
-    fn on_error(&self, event: ErrorEvent) {
-        self.inner.handler.on_error(self, event);
+    fn on_error(&self, event: ErrorEvent) -> Result<(), Panicked> {
+        guard(|| self.inner.handler.on_error(self, event))
     }
 
-    fn on_terminate(&self, event: TerminateEvent) {
+    fn on_terminate(&self, event: TerminateEvent) -> Result<(), Panicked> {
         let server = &self.inner.server;
         server.state().connections.retain(|c| c.id() != self.id());
-        self.inner.handler.on_terminate(self, event);
+        // The server's bookkeeping goes on whether the callback returned or panicked.
+        let called = guard(|| self.inner.handler.on_terminate(self, event));
         server.state().unfinished -= 1;
         server.finish_if_done();
+        called
     }
 }
