@@ -368,12 +368,16 @@ impl Server {
                     let Some(permit) = permit else {
                         // Read the request, then answer 503: the client learns why.
                         let overloaded = |_: &Request| Decision::Reject(ws_adapter::overloaded());
-                        let _ = accept_tcp(tcp, tls, &config, overloaded).await;
+                        let _ = Box::pin(accept_tcp(tcp, tls, &config, overloaded)).await;
                         return;
                     };
                     // The place is held until both the handler and the driver are done.
                     let permit = Arc::new(permit);
-                    if let Ok((ws, request, driver)) = accept_tcp(tcp, tls, &config, &*hook).await {
+                    // Boxed: the handshake's state (TLS included) is freed once it is done,
+                    // instead of sizing this task, which lives as long as the connection, for
+                    // it.
+                    let accepted = Box::pin(accept_tcp(tcp, tls, &config, &*hook)).await;
+                    if let Ok((ws, request, driver)) = accepted {
                         let held = Arc::clone(&permit);
                         smol::spawn(async move {
                             driver.await;

@@ -71,7 +71,8 @@ pub(super) fn connect(spec: ClientSpec, session: Box<dyn Session>) -> Result<(),
     let inline = spec.inline_callbacks;
     let builder = ClientBuilder::from(client_options(spec)?);
     smol::spawn(async move {
-        match builder.connect().await {
+        // Boxed for the same reason as the server's handshake.
+        match Box::pin(builder.connect()).await {
             Ok((ws, _response)) => drive(ws, session, inline).await,
             Err(e) => fail(session, connect_error(&e), inline).await,
         }
@@ -137,31 +138,38 @@ async fn serve_one(
     let remote = tcp.get_ref().peer_addr().ok();
     let admission = Arc::new(admission);
     let mut session = None;
-    let accepted = ws_runtime_smol::accept_tcp_streaming(tcp, tls, &config, |request| {
-        match admission.route(&*router, request, remote) {
-            Route::Upgrade { accept, session: s } => {
-                session = Some(s);
-                Decision::Accept(accept).into()
+    // Boxed: the handshake's state is freed once it is done, instead of sizing this task,
+    // which lives as long as the connection, for it.
+    let accepted = Box::pin(ws_runtime_smol::accept_tcp_streaming(
+        tcp,
+        tls,
+        &config,
+        |request| {
+            match admission.route(&*router, request, remote) {
+                Route::Upgrade { accept, session: s } => {
+                    session = Some(s);
+                    Decision::Accept(accept).into()
+                }
+                Route::Respond(response) => Decision::Reject(response).into(),
+                // The file is read on smol's blocking pool, never on the executor, through a pipe
+                // of one chunk: memory stays bounded whatever the file's size.
+                Route::Stream(streamed) => Reply::Stream(match streamed.body {
+                    Some((file, len)) => StreamedResponse::new(
+                        streamed.status,
+                        streamed.head,
+                        smol::Unblock::with_capacity(crate::static_files::CHUNK, file),
+                        len,
+                    ),
+                    None => StreamedResponse::new(
+                        streamed.status,
+                        streamed.head,
+                        futures_lite::io::empty(),
+                        0,
+                    ),
+                }),
             }
-            Route::Respond(response) => Decision::Reject(response).into(),
-            // The file is read on smol's blocking pool, never on the executor, through a pipe
-            // of one chunk: memory stays bounded whatever the file's size.
-            Route::Stream(streamed) => Reply::Stream(match streamed.body {
-                Some((file, len)) => StreamedResponse::new(
-                    streamed.status,
-                    streamed.head,
-                    smol::Unblock::with_capacity(crate::static_files::CHUNK, file),
-                    len,
-                ),
-                None => StreamedResponse::new(
-                    streamed.status,
-                    streamed.head,
-                    futures_lite::io::empty(),
-                    0,
-                ),
-            }),
-        }
-    })
+        },
+    ))
     .await;
     match (accepted, session) {
         (Ok((ws, _request, driver)), Some(session)) => {
