@@ -17,8 +17,9 @@
 //! | `4D.WebSocketConnection`: `.handler`, `.id`, `.status`, `.send()`, `.terminate()`, `.wss` | [`WebSocketConnection`] |
 //! | connection handler `onMessage`, `onOpen`, `onError`, `onTerminate` | [`ConnectionHandler`] |
 //!
-//! Decisions 4D's documentation leaves open, settled as DESIGN.md says: a refused connection
-//! gets HTTP 403 before any upgrade (or the status set with [`ConnectionEvent::refuse_with`]);
+//! Decisions 4D's documentation leaves open, settled as the repository's `ARCHITECTURE.md`
+//! says: a refused connection gets HTTP 403 before any upgrade (or the status set with
+//! [`ConnectionEvent::refuse_with`]);
 //! `path` matches the request path exactly (no path: every path); ids are unique in the
 //! process, increasing and never reused; `text` delivers binary frames as blobs, `object` parses
 //! JSON and answers a non-JSON message with `on_error` and a 1007 close; `terminate` codes must
