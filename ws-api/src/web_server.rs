@@ -302,10 +302,18 @@ impl Router for WebRouter {
         if exact.is_some() {
             return Route::Respond(upgrade_required());
         }
-        if let Some(handler) = &web.http_handler
-            && let Some(response) = handler.on_request(&RequestInfo::new(request, remote))
-        {
-            return Route::Respond(response);
+        if let Some(handler) = &web.http_handler {
+            // A panicking handler costs its one request a 500, never the server.
+            match crate::dispatch::guard(|| handler.on_request(&RequestInfo::new(request, remote)))
+            {
+                Ok(Some(response)) => return Route::Respond(response),
+                Ok(None) => {}
+                Err(panic) => {
+                    WebServer { inner: web }
+                        .report_error(&format!("the HTTP handler panicked: {panic}"));
+                    return Route::Respond(text(500, "internal server error\n"));
+                }
+            }
         }
         if let Some(dir) = &web.static_dir {
             match static_files::resolve(dir, path) {

@@ -587,3 +587,31 @@ fn a_callback_that_blocks_stalls_neither_other_connections_nor_its_own_io() {
     // The blocked connection still gets its answer once the callback returns.
     blocked_log.wait_line("message text:block");
 }
+
+#[test]
+fn a_panicking_http_handler_costs_its_request_a_500_and_nothing_else() {
+    use std::io::{Read, Write};
+    let web = WebServer::start(
+        WebServerOptions::new()
+            .addr("127.0.0.1:0")
+            .unwrap()
+            .runtime(RUNTIME)
+            .http_handler(|request: &RequestInfo| {
+                assert!(request.path != "/boom", "the handler fails on /boom");
+                Some(Response::new(200).with_body("fine\n"))
+            }),
+    )
+    .unwrap();
+    let get = |path: &str| {
+        let mut tcp = std::net::TcpStream::connect(web.local_addr()).unwrap();
+        tcp.set_read_timeout(Some(WAIT)).unwrap();
+        write!(tcp, "GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+        let mut answer = String::new();
+        let _ = tcp.read_to_string(&mut answer);
+        answer.lines().next().unwrap_or_default().to_owned()
+    };
+    assert_eq!(get("/boom"), "HTTP/1.1 500 Internal Server Error");
+    assert_eq!(get("/ok"), "HTTP/1.1 200 OK");
+    assert_eq!(get("/boom"), "HTTP/1.1 500 Internal Server Error");
+    assert_eq!(get("/ok"), "HTTP/1.1 200 OK");
+}
