@@ -43,8 +43,8 @@ impl Default for Runtime {
     /// lock), and on `Std` a blocking callback stalls only its own connection, while on `Smol`
     /// callbacks run on the executor's threads. Both runtimes hold 10,000 idle connections on a
     /// 2-core machine and end every connection on time (close timeout, Pong timeout, abort);
-    /// `Std` pays for its thread per connection in memory, about 27 KiB per idle connection
-    /// against about 11 KiB on `Smol` (`ws-api`'s uppercase server, 10,000 connections), so a
+    /// `Std` pays for its thread per connection in memory, about 30 KiB per idle connection
+    /// against about 4 KiB on `Smol` (`ws-api`'s uppercase server, 10,000 connections), so a
     /// server that holds very many mostly idle connections and never blocks in a callback is
     /// better off on `Smol`.
     fn default() -> Self {
