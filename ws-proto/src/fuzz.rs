@@ -13,10 +13,13 @@
 //! * the drive contract: one [`Event::Closed`], last, together with one
 //!   [`TransportAction::Close`]; nothing written after [`TransportAction::ShutdownWrite`];
 //!   caller errors change nothing;
+//! * the buffers a connection holds stay within what the limits and the input allow
+//!   (`memory_bound`), so a buffer sized from a declared length is caught without a
+//!   sanitizer's allocation limit;
 //! * for a connected pair, every message one side sent reaches the other intact and in order,
 //!   and an undisturbed pair closes cleanly without any timer firing.
 
-use std::collections::VecDeque;
+use std::collections::{HashSet, VecDeque};
 use std::io::IoSlice;
 use std::time::{Duration, Instant};
 
@@ -39,6 +42,13 @@ const LIMIT: usize = 64 << 10;
 
 /// Mask-key seed of every fuzzed client connection.
 const CLIENT_SEED: u64 = 0x5eed_0000_c11e_2701;
+
+/// Most buffer capacity ([`Connection::buffer_capacity`]) a fuzzed connection may hold, for an
+/// input of `input_len` bytes: far above what the limits and the input allow, far below what a
+/// buffer sized from a declared length would take.
+fn memory_bound(input_len: usize) -> usize {
+    (1 << 20) + 16 * input_len
+}
 
 // ------------------------------------------------------------------------------------ oracles
 
@@ -94,6 +104,31 @@ struct Partial {
     text: bool,
     payload: Vec<u8>,
     fragments: usize,
+    /// For text: `payload[..checked]` is valid UTF-8 ending on a character boundary, so each
+    /// frame only validates what follows (at most three bytes of an unfinished character plus
+    /// its own payload) instead of the whole message again.
+    checked: usize,
+}
+
+impl Partial {
+    /// Validates the text after `checked` followed by `more` (not yet appended): `Err` if it
+    /// can no longer be valid UTF-8 (or, with `last`, is not valid UTF-8 as a whole); `Ok` with
+    /// how far the text up to the end of `more` is valid.
+    fn check_text(&self, more: &[u8], last: bool) -> Result<usize, ()> {
+        let tail = &self.payload[self.checked..];
+        let joined;
+        let pending = if tail.is_empty() {
+            more
+        } else {
+            joined = [tail, more].concat();
+            &joined[..]
+        };
+        match std::str::from_utf8(pending) {
+            Ok(_) => Ok(self.checked + pending.len()),
+            Err(e) if last || e.error_len().is_some() => Err(()),
+            Err(e) => Ok(self.checked + e.valid_up_to()),
+        }
+    }
 }
 
 /// Whether `bytes` can no longer be the start of valid UTF-8 (an incomplete last sequence is
@@ -170,17 +205,29 @@ impl Decoder {
             );
             return;
         }
-        self.buf.extend_from_slice(bytes);
-        let buf = std::mem::take(&mut self.buf);
+        // Decode straight from `bytes` when nothing is buffered (the reference is fed the whole
+        // stream at once); only an incomplete frame at the end is kept for the next call.
+        let buffered = !self.buf.is_empty();
+        let stream = if buffered {
+            self.buf.extend_from_slice(bytes);
+            std::mem::take(&mut self.buf)
+        } else {
+            Vec::new()
+        };
+        let input = if buffered { &stream[..] } else { bytes };
         let mut pos = 0;
         while self.end.is_none() {
-            match self.frame(&buf[pos..]) {
+            match self.frame(&input[pos..]) {
                 Some(n) => pos += n,
                 None => break,
             }
         }
-        self.buf = buf;
-        self.buf.drain(..pos);
+        if buffered {
+            self.buf = stream;
+            self.buf.drain(..pos);
+        } else {
+            self.buf.extend_from_slice(&bytes[pos..]);
+        }
         if self.end.is_some() {
             assert!(
                 !self.strict() || self.buf.is_empty(),
@@ -266,34 +313,37 @@ impl Decoder {
                 self.frames
             );
         }
-        // The message this frame belongs to, as it will be once the header is accepted.
-        let mut message = None;
+        // The message this frame belongs to, as it will be once the header is accepted: whether
+        // it is text (`None` for a control frame).
+        let mut text = None;
         if !opcode.is_control() {
-            let mut next = self.message.clone().unwrap_or(Partial {
-                text: opcode == OpCode::Text,
-                payload: Vec::new(),
-                fragments: 0,
-            });
-            next.fragments += 1;
+            let (so_far, fragments, is_text) = match &self.message {
+                Some(m) => (m.payload.len() as u64, m.fragments + 1, m.text),
+                None => (0, 1, opcode == OpCode::Text),
+            };
             if let Some(limits) = self.limits {
                 if header.payload_len > limits.frame {
                     self.fail_with(ProtocolError::FrameTooLarge);
                     return None;
                 }
-                if next.payload.len() as u64 + header.payload_len > limits.message {
+                if so_far + header.payload_len > limits.message {
                     self.fail_with(ProtocolError::MessageTooLarge);
                     return None;
                 }
-                if next.fragments > limits.fragments && next.fragments > 1 {
+                if fragments > limits.fragments && fragments > 1 {
                     self.fail_with(ProtocolError::TooManyFragments);
                     return None;
                 }
             }
-            message = Some(next);
+            text = Some(is_text);
         }
         // The payload.
         let available = (rest.len() - header_len) as u64;
         let complete = available >= header.payload_len;
+        if !complete && text != Some(true) {
+            // Only text is checked before its frame is complete.
+            return None;
+        }
         let len = available.min(header.payload_len) as usize;
         let mut payload = rest[header_len..header_len + len].to_vec();
         if let Some(key) = header.mask {
@@ -301,11 +351,12 @@ impl Decoder {
         }
         if !complete {
             // §8.1: invalid text fails as soon as it arrives, not when the message ends.
-            if let Some(mut message) = message.filter(|m| m.text) {
-                message.payload.extend_from_slice(&payload);
-                if utf8_broken(&message.payload) {
-                    self.fail_with(ProtocolError::InvalidUtf8);
-                }
+            let broken = match &self.message {
+                Some(message) => message.check_text(&payload, false).is_err(),
+                None => utf8_broken(&payload),
+            };
+            if broken {
+                self.fail_with(ProtocolError::InvalidUtf8);
             }
             return None;
         }
@@ -321,23 +372,24 @@ impl Decoder {
         }
         match opcode {
             OpCode::Text | OpCode::Binary | OpCode::Continuation => {
-                let Some(mut message) = message else {
-                    unreachable!("a data frame always has a message");
-                };
-                message.payload.extend_from_slice(&payload);
+                let mut message = self.message.take().unwrap_or(Partial {
+                    text: text == Some(true),
+                    payload: Vec::new(),
+                    fragments: 0,
+                    checked: 0,
+                });
+                message.fragments += 1;
                 if message.text {
-                    let broken = if header.fin {
-                        std::str::from_utf8(&message.payload).is_err()
-                    } else {
-                        utf8_broken(&message.payload)
-                    };
-                    if broken {
-                        self.fail_with(ProtocolError::InvalidUtf8);
-                        return None;
+                    match message.check_text(&payload, header.fin) {
+                        Ok(checked) => message.checked = checked,
+                        Err(()) => {
+                            self.fail_with(ProtocolError::InvalidUtf8);
+                            return None;
+                        }
                     }
                 }
+                message.payload.extend_from_slice(&payload);
                 if header.fin {
-                    self.message = None;
                     self.msgs.push(if message.text {
                         Msg::Text(message.payload)
                     } else {
@@ -444,7 +496,9 @@ struct Endpoint {
     /// How many of `out.msgs` were matched against what this side was asked to send.
     out_checked: usize,
     /// Ping payloads received: automatic Pongs must echo one of them.
-    pings: Vec<Vec<u8>>,
+    pings: HashSet<Vec<u8>>,
+    /// What the last [`write`](Self::write) took from the output (reused between calls).
+    written: Vec<u8>,
     closed: Option<CloseOutcome>,
     shutdown: bool,
     transport_closed: bool,
@@ -455,18 +509,26 @@ struct Endpoint {
     keepalive: bool,
     /// The counter of the last keepalive Ping written.
     keepalive_pings: u64,
+    /// See [`memory_bound`].
+    memory_bound: usize,
 }
 
 impl Endpoint {
-    fn new(what: &'static str, role: Role, config: Config, now: Instant) -> Self {
+    /// A fresh connection, fuzzed with an input of `input_len` bytes.
+    fn new(what: &'static str, role: Role, config: Config, now: Instant, input_len: usize) -> Self {
         let keys = Box::new(SeededKeySource::new(CLIENT_SEED));
         let conn = Connection::with_key_source(role, config, keys, now);
-        Self::with_connection(what, conn, 0)
+        Self::with_connection(what, conn, 0, input_len)
     }
 
     /// Wraps a connection whose key source (seeded with [`CLIENT_SEED`]) already gave
     /// `key_bytes_used` bytes, e.g. the handshake nonce.
-    fn with_connection(what: &'static str, conn: Connection, key_bytes_used: usize) -> Self {
+    fn with_connection(
+        what: &'static str,
+        conn: Connection,
+        key_bytes_used: usize,
+        input_len: usize,
+    ) -> Self {
         let keepalive = conn.config().ping_interval.is_some();
         let mut out = Decoder::output_of(what, conn.role());
         if let Some(keys) = &mut out.keys {
@@ -477,7 +539,8 @@ impl Endpoint {
             conn,
             out,
             out_checked: 0,
-            pings: Vec::new(),
+            pings: HashSet::new(),
+            written: Vec::new(),
             closed: None,
             shutdown: false,
             transport_closed: false,
@@ -486,13 +549,15 @@ impl Endpoint {
             expect_pongs: VecDeque::new(),
             keepalive,
             keepalive_pings: 0,
+            memory_bound: memory_bound(input_len),
         }
     }
 
     /// Writes at most `limit` bytes of output (a short write), with `output` or with
     /// `output_vectored`. Returns what was written.
-    fn write(&mut self, limit: usize, vectored: bool) -> Vec<u8> {
-        let mut written = Vec::new();
+    fn write(&mut self, limit: usize, vectored: bool) -> &[u8] {
+        let mut written = std::mem::take(&mut self.written);
+        written.clear();
         assert_eq!(
             self.conn.output().is_empty(),
             self.conn.output_len() == 0,
@@ -506,7 +571,8 @@ impl Endpoint {
                 "{}: output queued after the write side was shut down",
                 self.what
             );
-            return written;
+            self.written = written;
+            return &self.written;
         }
         if vectored {
             let mut slices = [IoSlice::new(&[]); 3];
@@ -540,13 +606,20 @@ impl Endpoint {
             }
         }
         self.out.feed(&written);
-        written
+        self.written = written;
+        &self.written
     }
 
     /// Takes the transport actions and events the drive contract requires after every call and
     /// checks the contract. Returns the messages received.
     fn drain(&mut self) -> Vec<Msg> {
         let mut msgs = Vec::new();
+        self.drain_into(&mut msgs);
+        msgs
+    }
+
+    /// [`drain`](Self::drain), appending the messages received to `msgs`.
+    fn drain_into(&mut self, msgs: &mut Vec<Msg>) {
         while let Some(action) = self.conn.poll_transport() {
             self.on_transport(action);
         }
@@ -556,7 +629,7 @@ impl Endpoint {
             let mut progress = false;
             while let Some(event) = self.conn.poll_event() {
                 progress = true;
-                self.on_event(event, &mut msgs);
+                self.on_event(event, msgs);
             }
             while let Some(action) = self.conn.poll_transport() {
                 progress = true;
@@ -591,8 +664,14 @@ impl Endpoint {
             }
             ConnectionState::Open => {}
         }
+        let capacity = self.conn.buffer_capacity();
+        assert!(
+            capacity <= self.memory_bound,
+            "{}: holds {capacity} bytes of buffers (bound {})",
+            self.what,
+            self.memory_bound
+        );
         self.check_output();
-        msgs
     }
 
     fn on_transport(&mut self, action: TransportAction) {
@@ -635,8 +714,10 @@ impl Endpoint {
         );
         match Msg::from_event(&event) {
             Some(msg) => {
-                if let Msg::Ping(payload) = &msg {
-                    self.pings.push(payload.clone());
+                if let Msg::Ping(payload) = &msg
+                    && !self.pings.contains(payload)
+                {
+                    self.pings.insert(payload.clone());
                 }
                 msgs.push(msg);
             }
@@ -795,7 +876,7 @@ fn frames(role: Role, data: &[u8]) {
         Role::Client => "client",
     };
     let now = Instant::now();
-    let end = Endpoint::new(what, role, config.clone(), now);
+    let end = Endpoint::new(what, role, config.clone(), now, data.len());
     let mut plan = Plan::new(control, input.len());
     let chunks = plan.chunks(input);
     run_connection(end, &config, &[], &chunks, &mut plan, now);
@@ -837,7 +918,8 @@ impl Plan {
     }
 
     fn chunks<'a>(&mut self, mut rest: &'a [u8]) -> Vec<&'a [u8]> {
-        let mut chunks = Vec::new();
+        // Chunks average half the largest size; reserve for that at once.
+        let mut chunks = Vec::with_capacity(rest.len() / self.max_chunk.div_ceil(2).max(1) + 1);
         while !rest.is_empty() {
             let n = if self.max_chunk == usize::MAX {
                 rest.len()
@@ -868,26 +950,27 @@ fn run_connection(
     let close_timeout = config.close_timeout;
     let write_limit = plan.write_limit;
     end.write(write_limit, false);
-    let mut received = end.drain();
+    let mut received = Vec::new();
+    end.drain_into(&mut received);
     for chunk in chunks {
         end.conn.receive(now, chunk);
         end.write(write_limit, plan.rng.below(4) == 0);
-        received.extend(end.drain());
+        end.drain_into(&mut received);
     }
     end.conn.receive_eof(now);
     end.write(write_limit, false);
-    received.extend(end.drain());
+    end.drain_into(&mut received);
     // The peer reads everything we still have to say.
     for _ in 0..10_000 {
         if end.conn.output_len() == 0 {
             break;
         }
         end.write(usize::MAX, false);
-        received.extend(end.drain());
+        end.drain_into(&mut received);
     }
     end.conn
         .handle_timeout(now + close_timeout + Duration::from_millis(1));
-    received.extend(end.drain());
+    end.drain_into(&mut received);
     let Some(outcome) = end.closed.clone() else {
         panic!(
             "{what}: not closed after EOF and the close timeout: {:?}",
@@ -1152,7 +1235,7 @@ pub fn server_handshake(data: &[u8]) {
                         assert!(head.contains(&line), "{head:?}");
                     }
                     conn.consume_output(head_len);
-                    let end = Endpoint::with_connection("server", conn, 0);
+                    let end = Endpoint::with_connection("server", conn, 0, data.len());
                     run_connection(end, &config, &leftover, &chunks[fed..], &mut plan, now);
                 }
             }
@@ -1288,7 +1371,7 @@ pub fn client_handshake(data: &[u8]) {
             head.code
         );
     }
-    let end = Endpoint::with_connection("client", conn, nonce.len());
+    let end = Endpoint::with_connection("client", conn, nonce.len(), data.len());
     run_connection(end, &config, &all[at..], &chunks[fed..], &mut plan, now);
 }
 
@@ -1347,13 +1430,15 @@ fn pair_config(bits: u8) -> Config {
 }
 
 impl Pair {
-    fn new(config_bits: u8) -> Self {
+    fn new(config_bits: u8, input_len: usize) -> Self {
         let now = Instant::now();
+        let client = pair_config(config_bits);
+        let server = pair_config(config_bits >> 4);
         Pair {
             now,
             sides: [
-                Endpoint::new("client", Role::Client, pair_config(config_bits), now),
-                Endpoint::new("server", Role::Server, pair_config(config_bits >> 4), now),
+                Endpoint::new("client", Role::Client, client, now, input_len),
+                Endpoint::new("server", Role::Server, server, now, input_len),
             ],
             pipes: [Pipe::default(), Pipe::default()],
             delivered: [0, 0],
@@ -1431,8 +1516,9 @@ impl Pair {
             self.sides[reader].conn.receive_eof(self.now);
         } else {
             let n = limit.min(pipe.bytes.len());
-            let chunk: Vec<u8> = pipe.bytes.drain(..n).collect();
-            self.sides[reader].conn.receive(self.now, &chunk);
+            let chunk = &pipe.bytes.make_contiguous()[..n];
+            self.sides[reader].conn.receive(self.now, chunk);
+            pipe.bytes.drain(..n);
         }
         self.drain(reader);
         true
@@ -1715,7 +1801,7 @@ impl Pair {
 /// abort). Every message must arrive as sent, and the pair must always end up closed.
 pub fn pair_ops(data: &[u8]) {
     let mut input = Reader { data };
-    let mut pair = Pair::new(input.byte());
+    let mut pair = Pair::new(input.byte(), data.len());
     let mut ops = 0;
     while !input.is_empty() && ops < 10_000 {
         ops += 1;
@@ -1958,5 +2044,24 @@ mod tests {
         let mut d = Decoder::input_of(Role::Client, &Config::default());
         d.feed(b"\x81\x05ab\xff");
         assert_eq!(d.end, Some(End::Fail(CloseCode::INVALID_PAYLOAD)));
+        // A character split across three fragments, fed whole or byte by byte.
+        let stream = b"\x01\x02a\xe2\x00\x01\x82\x80\x02\xac!";
+        for step in [stream.len(), 1] {
+            let mut d = Decoder::input_of(Role::Client, &Config::default());
+            stream.chunks(step).for_each(|chunk| d.feed(chunk));
+            assert_eq!(d.msgs, [Msg::Text("a\u{20ac}!".as_bytes().to_vec())]);
+            assert_eq!(d.end, None);
+        }
+        // A broken continuation of a character begun in an earlier fragment fails in the next
+        // fragment, before it is complete, and a character left unfinished fails at the end.
+        for stream in [
+            &b"\x01\x02a\xe2\x80\x03(xx"[..],
+            b"\x01\x02a\xe2\x80\x01\x82",
+        ] {
+            let mut d = Decoder::input_of(Role::Client, &Config::default());
+            d.feed(&stream[..stream.len() - 1]);
+            d.feed(&stream[stream.len() - 1..]);
+            assert_eq!(d.end, Some(End::Fail(CloseCode::INVALID_PAYLOAD)));
+        }
     }
 }
