@@ -9,6 +9,7 @@ The input formats are those of ws-proto/src/fuzz.rs:
   bytes the peer sends (request or response), possibly followed by frames.
 * pair_ops: one config byte (client in the low nibble, server in the high one), then operations,
   see `pair_ops` in ws-proto/src/fuzz.rs and the `Ops` class below.
+* http_request (fuzz/src/lib.rs): an HTTP request as a client sends it, no control byte.
 """
 
 import base64
@@ -375,8 +376,71 @@ def pair_ops():
     write(t, "server_close_echo_shutdown", bytes.fromhex("8845760dc8646874"))
 
 
+# ------------------------------------------------------------------------------ http_request
+
+
+def http_request():
+    """Plain HTTP requests (no control byte) for the static directory of fuzz/src/lib.rs."""
+    t = "http_request"
+
+    def get(target, method="GET", extra=b""):
+        return method.encode() + b" " + target + b" HTTP/1.1\r\nHost: example.com\r\n" + extra + b"\r\n"
+
+    targets = {
+        "root": b"/",
+        "index": b"/index.html",
+        "file": b"/a.txt",
+        "file_query_fragment": b"/a.txt?x=1&y=%2e%2e#frag",
+        "space_encoded": b"/sp%20ace.txt",
+        "percent_encoded": b"/100%25.txt",
+        "utf8_encoded": b"/%C3%BC.txt",
+        "subdir": b"/sub",
+        "subdir_slash": b"/sub/",
+        "subdir_file": b"/sub/b.txt",
+        "link_inside": b"/link-ok",
+        "link_dir_inside": b"/link-sub/b.txt",
+        "dotfile": b"/.secret",
+        "dot_dir": b"/.git/config",
+        "hidden_in_subdir": b"/sub/.hidden",
+        "link_to_dotfile": b"/link-secret",
+        "link_to_dot_dir": b"/link-dot-dir/config",
+        "link_out": b"/link-out",
+        "link_up": b"/link-up/outside.txt",
+        "link_root": b"/link-root/etc/passwd",
+        "link_loop": b"/link-loop",
+        "traversal": b"/../outside.txt",
+        "traversal_encoded": b"/%2e%2e/outside.txt",
+        "traversal_mixed_case": b"/sub/%2E./.secret",
+        "dot_segment": b"/./a.txt",
+        "double_slash": b"//etc/passwd",
+        "encoded_slash": b"/sub%2fb.txt",
+        "encoded_backslash": b"/sub%5cb.txt",
+        "backslash": b"/sub\\b.txt",
+        "encoded_nul": b"/a.txt%00.html",
+        "bad_escape": b"/%zz",
+        "truncated_escape": b"/a%2",
+        "invalid_utf8": b"/%ff.txt",
+        "empty_dir": b"/empty-dir/",
+        "file_as_dir": b"/a.txt/x",
+        "file_trailing_slash": b"/a.txt/",
+        "missing": b"/nope.txt",
+        "absolute_form": b"http://example.com/sub/b.txt?q",
+        "absolute_form_traversal": b"http://example.com/../outside.txt",
+    }
+    for name, target in targets.items():
+        write(t, name, get(target))
+    write(t, "head", get(b"/sub/b.txt", method="HEAD"))
+    write(t, "post", get(b"/a.txt", method="POST", extra=b"Content-Length: 0\r\n"))
+    write(t, "options_asterisk", get(b"*", method="OPTIONS"))
+    write(t, "upgrade", get(b"/chat", extra=b"Upgrade: websocket\r\nConnection: Upgrade\r\n"
+                              b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"))
+    write(t, "http10", b"GET /a.txt HTTP/1.0\r\n\r\n")
+    write(t, "incomplete", b"GET /a.txt HTTP/1.1\r\nHost: exa")
+
+
 if __name__ == "__main__":
     frame_targets()
     server_handshake()
     client_handshake()
     pair_ops()
+    http_request()

@@ -1995,6 +1995,34 @@ mod tests {
         }
     }
 
+    /// Every cargo-fuzz target has seeds, and every seed directory is replayed: here, or (for
+    /// the targets whose bodies need `ws-api`) by `cargo test --manifest-path fuzz/Cargo.toml`.
+    #[test]
+    fn fuzz_every_target_has_replayed_seeds() {
+        const REPLAYED_IN_FUZZ_CRATE: [&str; 1] = ["http_request"];
+        let fuzz = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz");
+        let names = |dir: &str, suffix: &str| -> Vec<String> {
+            let mut names: Vec<String> = std::fs::read_dir(fuzz.join(dir))
+                .expect("fuzz directory")
+                .filter_map(|entry| {
+                    let name = entry.expect("directory entry").file_name();
+                    Some(name.to_str()?.strip_suffix(suffix)?.to_owned())
+                })
+                .collect();
+            names.sort();
+            names
+        };
+        let mut replayed: Vec<String> = TARGETS
+            .iter()
+            .map(|(name, _)| *name)
+            .chain(REPLAYED_IN_FUZZ_CRATE)
+            .map(str::to_owned)
+            .collect();
+        replayed.sort();
+        assert_eq!(names("seeds", ""), replayed, "seed directories");
+        assert_eq!(names("fuzz_targets", ".rs"), replayed, "fuzz targets");
+    }
+
     #[test]
     fn fuzz_server_frames_random() {
         run_random("server_frames", server_frames, 3000);
