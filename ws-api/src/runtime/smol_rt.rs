@@ -24,7 +24,8 @@ const BATCH: usize = 64;
 
 /// Runs a connection's callbacks: on the executor when `inline`, else on smol's blocking pool,
 /// where a callback that blocks stalls neither IO nor other connections. Events already
-/// queued are handed over together, so the pool's hand-off is paid per batch, not per message.
+/// queued are handled in the same hand-off, so the pool's cost is paid per batch, not per
+/// message.
 async fn drive(ws: ws_runtime_smol::WebSocket, mut session: Box<dyn Session>, inline: bool) {
     let (sender, receiver) = ws.split();
     if inline {
@@ -39,20 +40,23 @@ async fn drive(ws: ws_runtime_smol::WebSocket, mut session: Box<dyn Session>, in
         session
     })
     .await;
+    let mut receiver = receiver;
     while let Some(first) = receiver.recv().await {
-        let mut batch = Vec::with_capacity(4);
-        batch.push(first);
-        while batch.len() < BATCH {
-            match futures_lite::future::poll_once(receiver.recv()).await {
-                Some(Some(event)) => batch.push(event),
-                _ => break,
+        // Each event is taken from the core only after the callback for the one before it
+        // ran (the core's drive contract: a peer's Close waits behind the messages before it,
+        // so the answers to them go out first). So the batch is taken on the pool thread, one
+        // event at a time, never ahead of the callbacks.
+        (session, receiver) = smol::unblock(move || {
+            session.event(first);
+            for _ in 1..BATCH {
+                match futures_lite::future::block_on(futures_lite::future::poll_once(
+                    receiver.recv(),
+                )) {
+                    Some(Some(event)) => session.event(event),
+                    _ => break,
+                }
             }
-        }
-        session = smol::unblock(move || {
-            for event in batch {
-                session.event(event);
-            }
-            session
+            (session, receiver)
         })
         .await;
     }
