@@ -74,9 +74,9 @@ run_target() {
       -max_total_time="$SECS" -timeout="$TIMEOUT" -print_final_stats=1 \
       ${dict[@]+"${dict[@]}"} >"$log" 2>&1; then
     local runs speed cov
-    runs=$(grep -E '^stat::number_of_executed_units' "$log" | awk '{print $2}')
-    speed=$(grep -E '^stat::average_exec_per_sec' "$log" | awk '{print $2}')
-    cov=$(grep -E '#[0-9]+.*DONE' "$log" | grep -oE 'cov: [0-9]+' | tail -1)
+    runs=$(grep -E '^stat::number_of_executed_units' "$log" | awk '{print $2}' || true)
+    speed=$(grep -E '^stat::average_exec_per_sec' "$log" | awk '{print $2}' || true)
+    cov=$(grep -E '#[0-9]+.*DONE' "$log" | grep -oE 'cov: [0-9]+' | tail -1 || true)
     echo "  $t: $runs executions, $speed exec/s, $cov, no crash"
     return 0
   fi
