@@ -68,13 +68,13 @@ pub struct WebServerOptions {
     /// [`DEFAULT_MAX_CONNECTIONS`] (10,000).
     pub max_connections: usize,
     /// On [`Runtime::Smol`], where callbacks run: `false` (the default) runs each connection's
-    /// callbacks (`on_open`, `on_message`, `on_error`, `on_terminate`) on a blocking thread
-    /// pool that grows on demand (up to 500 threads), so a callback that blocks, as 4D code
+    /// callbacks (`on_connection`, `on_open`, `on_message`, `on_error`, `on_terminate`, and
+    /// the HTTP handler) on a blocking thread pool that grows on demand (up to 500 threads),
+    /// so a callback that blocks, as 4D code
     /// freely does, stalls neither the connections' IO (Pings are still answered, timeouts
     /// still fire) nor the other connections' callbacks. `true` runs them on the executor
     /// itself: faster, for handlers that never block. No effect on [`Runtime::Std`], where
-    /// each connection's callbacks run on its own thread. Decision hooks (`on_connection`,
-    /// the HTTP handler) run on the executor on smol and should not block.
+    /// each connection's callbacks run on its own thread.
     pub inline_callbacks: bool,
 }
 

@@ -56,7 +56,7 @@ pub use client::{ClientBuilder, ConnectError};
 pub use driver::Driver;
 pub use server::{
     AcceptError, Decision, Reply, Server, ServerHandle, StreamedResponse, accept, accept_tcp,
-    accept_tcp_streaming,
+    accept_tcp_streaming, accept_tcp_with,
 };
 pub use socket::{Receiver, SendError, Sender, TrySendError, WebSocket};
 pub use ws_adapter::tls;

@@ -2,6 +2,7 @@
 //! listener with an accept loop ([`Server`]).
 
 use std::any::Any;
+use std::future::Future;
 use std::io;
 use std::net::{SocketAddr, TcpListener};
 use std::pin::Pin;
@@ -37,15 +38,9 @@ where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let start = Instant::now();
-    let hook = |request: &Request| Reply::Decision(hook(request));
-    accept_until(
-        stream,
-        config,
-        hook,
-        start,
-        start + config.handshake_timeout,
-    )
-    .await
+    let hook = |request: &Request| std::future::ready(Reply::Decision(hook(request)));
+    let deadline = ws_proto::deadline(start, config.handshake_timeout);
+    accept_until(stream, config, hook, start, deadline).await
 }
 
 /// What the hook of [`accept_tcp_streaming`] does with a request: what a [`Decision`] says, or
@@ -108,15 +103,17 @@ impl StreamedResponse {
     }
 }
 
-async fn accept_until<S>(
+async fn accept_until<S, H, F>(
     mut stream: S,
     config: &Config,
-    hook: impl FnOnce(&Request) -> Reply,
+    hook: H,
     start: Instant,
     deadline: Instant,
 ) -> Result<(WebSocket, Request, Driver), AcceptError>
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    H: FnOnce(&Request) -> F,
+    F: Future<Output = Reply>,
 {
     let mut handshake = ServerHandshake::new(config, start);
     let request = match with_deadline(deadline, read_request(&mut stream, &mut handshake)).await {
@@ -128,7 +125,7 @@ where
         Some(Err(Err(e))) => return Err(AcceptError::Io(e)),
         None => return Err(AcceptError::Handshake(HandshakeError::Timeout)),
     };
-    match hook(&request) {
+    match hook(&request).await {
         Reply::Stream(response) => Err(stream_response(stream, response, config).await),
         Reply::Decision(Decision::Reject(response)) => {
             let status = response.status;
@@ -417,8 +414,27 @@ pub async fn accept_tcp_streaming(
     config: &Config,
     hook: impl FnOnce(&Request) -> Reply,
 ) -> Result<(WebSocket, Request, Driver), AcceptError> {
+    accept_tcp_with(tcp, tls, config, |request| {
+        std::future::ready(hook(request))
+    })
+    .await
+}
+
+/// Like [`accept_tcp_streaming`], with a hook that decides asynchronously: the decision may
+/// wait without holding the executor (for a thread pool running application code that
+/// blocks, a database, another service). The wait is not bound by the handshake timeout.
+pub async fn accept_tcp_with<H, F>(
+    tcp: Async<std::net::TcpStream>,
+    tls: Option<Arc<rustls::ServerConfig>>,
+    config: &Config,
+    hook: H,
+) -> Result<(WebSocket, Request, Driver), AcceptError>
+where
+    H: FnOnce(&Request) -> F,
+    F: Future<Output = Reply>,
+{
     let start = Instant::now();
-    let deadline = start + config.handshake_timeout;
+    let deadline = ws_proto::deadline(start, config.handshake_timeout);
     // Frames are written whole by the driver; don't let Nagle hold back the last segment.
     let _ = tcp.get_ref().set_nodelay(true);
     match tls {

@@ -132,6 +132,30 @@ pub(super) fn serve(
 
 /// One connection: its request routed (503 when over the limit), then the session. The
 /// admission is held until both the session and the driver are done.
+/// What the adapter does with a routed request; an upgrade's session is kept in `session`.
+fn reply(route: Route, session: &mut Option<Box<dyn Session>>) -> Reply {
+    match route {
+        Route::Upgrade { accept, session: s } => {
+            *session = Some(s);
+            Decision::Accept(accept).into()
+        }
+        Route::Respond(response) => Decision::Reject(response).into(),
+        // The file is read on smol's blocking pool, never on the executor, through a pipe of
+        // one chunk: memory stays bounded whatever the file's size.
+        Route::Stream(streamed) => Reply::Stream(match streamed.body {
+            Some((file, len)) => StreamedResponse::new(
+                streamed.status,
+                streamed.head,
+                smol::Unblock::with_capacity(crate::static_files::CHUNK, file),
+                len,
+            ),
+            None => {
+                StreamedResponse::new(streamed.status, streamed.head, futures_lite::io::empty(), 0)
+            }
+        }),
+    }
+}
+
 async fn serve_one(
     tcp: Async<std::net::TcpStream>,
     tls: Option<Arc<rustls::ServerConfig>>,
@@ -141,36 +165,27 @@ async fn serve_one(
 ) {
     let remote = tcp.get_ref().peer_addr().ok();
     let admission = Arc::new(admission);
+    let inline = router.inline_callbacks();
     let mut session = None;
+    let slot = &mut session;
     // Boxed: the handshake's state is freed once it is done, instead of sizing this task,
     // which lives as long as the connection, for it.
-    let accepted = Box::pin(ws_runtime_smol::accept_tcp_streaming(
+    let accepted = Box::pin(ws_runtime_smol::accept_tcp_with(
         tcp,
         tls,
         &config,
         |request| {
-            match admission.route(&*router, request, remote) {
-                Route::Upgrade { accept, session: s } => {
-                    session = Some(s);
-                    Decision::Accept(accept).into()
-                }
-                Route::Respond(response) => Decision::Reject(response).into(),
-                // The file is read on smol's blocking pool, never on the executor, through a pipe
-                // of one chunk: memory stays bounded whatever the file's size.
-                Route::Stream(streamed) => Reply::Stream(match streamed.body {
-                    Some((file, len)) => StreamedResponse::new(
-                        streamed.status,
-                        streamed.head,
-                        smol::Unblock::with_capacity(crate::static_files::CHUNK, file),
-                        len,
-                    ),
-                    None => StreamedResponse::new(
-                        streamed.status,
-                        streamed.head,
-                        futures_lite::io::empty(),
-                        0,
-                    ),
-                }),
+            let (admission, router) = (Arc::clone(&admission), Arc::clone(&router));
+            let request = request.clone();
+            async move {
+                // `on_connection` and the HTTP handler are application code too: unless callbacks
+                // run inline, they decide on the blocking pool, not on the executor.
+                let route = if inline {
+                    admission.route(&*router, &request, remote)
+                } else {
+                    smol::unblock(move || admission.route(&*router, &request, remote)).await
+                };
+                reply(route, slot)
             }
         },
     ))

@@ -615,3 +615,43 @@ fn a_panicking_http_handler_costs_its_request_a_500_and_nothing_else() {
     assert_eq!(get("/boom"), "HTTP/1.1 500 Internal Server Error");
     assert_eq!(get("/ok"), "HTTP/1.1 200 OK");
 }
+
+#[test]
+fn an_on_connection_that_blocks_does_not_stall_other_connections() {
+    struct SlowDoor;
+    impl WebSocketServerHandler for SlowDoor {
+        fn on_connection(
+            &self,
+            _: &WebSocketServer,
+            _: &ConnectionEvent,
+        ) -> Option<Box<dyn ConnectionHandler>> {
+            // An authorisation check against a slow database.
+            std::thread::sleep(Duration::from_secs(3));
+            Some(Box::new(Echo))
+        }
+    }
+    struct Echo;
+    impl ConnectionHandler for Echo {
+        fn on_message(&self, conn: &WebSocketConnection, event: MessageEvent) {
+            let _ = conn.send(event.data);
+        }
+    }
+    let log = Log::new();
+    let web = web();
+    let _slow = WebSocketServer::new(SlowDoor, ServerOptions::new().path("/slow").web_server(&web))
+        .unwrap();
+    let _echo = server_on(&web, TestServer::new(&log), ServerOptions::new().path("/echo"));
+    let slow_log = Log::new();
+    let _slow_client =
+        WebSocket::with_runtime(&web.ws_url("/slow"), Recorder::new(&slow_log), RUNTIME).unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    let start = std::time::Instant::now();
+    let other_log = Log::new();
+    let other = client(&web.ws_url("/echo"), Recorder::new(&other_log));
+    other.send("hello").unwrap();
+    other_log.wait_line("message text:hello");
+    let elapsed = start.elapsed();
+    eprintln!("{RUNTIME:?}: another connection opened and echoed in {elapsed:?} while on_connection blocks");
+    assert!(elapsed < Duration::from_secs(1), "{elapsed:?}");
+    slow_log.wait_prefix("open");
+}
