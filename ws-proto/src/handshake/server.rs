@@ -340,14 +340,15 @@ fn map_parse_error(error: httparse::Error, buf: &[u8]) -> HandshakeError {
 }
 
 /// Whether the request line's version starts `HTTP/<digit>`: an HTTP version other than 1.0 or
-/// 1.1 (answered 505), not garbage (answered 400). Only the start is looked at, so the answer
-/// is the same whether the error was found in part of the line or in all of it.
+/// 1.1 (answered 505), not garbage (answered 400). The version is the token after the target
+/// (RFC 9112 §3: method SP request-target SP HTTP-version), and only its start is looked at, so
+/// the answer is the same whether the error was found in part of the line or in all of it.
 fn names_http_version(buf: &[u8]) -> bool {
     let line_end = buf.iter().position(|&b| b == b'\n').unwrap_or(buf.len());
     let line = buf.get(..line_end).unwrap_or_default();
     let line = line.strip_suffix(b"\r").unwrap_or(line);
     matches!(
-        line.rsplit(|&b| b == b' ').next(),
+        line.split(|&b| b == b' ').nth(2),
         Some([b'H', b'T', b'T', b'P', b'/', major, ..]) if major.is_ascii_digit()
     )
 }
@@ -1067,6 +1068,18 @@ mod tests {
             }
         }
         result.map(|r| r.map(|validated| (validated, hs.leftover().to_vec())))
+    }
+
+    #[test]
+    fn a_broken_request_line_gets_the_same_answer_whole_or_in_pieces() {
+        // A space inside the target: the version position holds "hat", not "HTTP/1.1".
+        let mut input = [SAMPLE.as_bytes(), &MASKED_HELLO].concat();
+        input[5] = b' ';
+        assert_eq!(drive(&input, &[7]), drive(&input, &[]));
+        assert_eq!(
+            drive(&input, &[]),
+            Err(HandshakeError::MalformedRequest("invalid HTTP version"))
+        );
     }
 
     proptest::proptest! {
