@@ -8,36 +8,13 @@
 #![cfg(any(feature = "std", feature = "smol"))]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[macro_use]
 mod support;
 
 use std::sync::{Arc, Once};
 
 use support::*;
 use ws_api::*;
-
-macro_rules! on_both_runtimes {
-    ($($name:ident),+ $(,)?) => {
-        #[cfg(feature = "std")]
-        mod std_runtime {
-            $(
-                #[test]
-                fn $name() {
-                    super::$name(ws_api::Runtime::Std);
-                }
-            )+
-        }
-
-        #[cfg(feature = "smol")]
-        mod smol_runtime {
-            $(
-                #[test]
-                fn $name() {
-                    super::$name(ws_api::Runtime::Smol);
-                }
-            )+
-        }
-    };
-}
 
 on_both_runtimes!(
     a_panic_in_on_open_ends_only_its_connection,

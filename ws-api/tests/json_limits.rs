@@ -7,38 +7,13 @@
 #![cfg(any(feature = "std", feature = "smol"))]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[macro_use]
 mod support;
 
 use std::sync::Arc;
 
 use support::*;
 use ws_api::*;
-
-/// Generates, for each named `fn(Runtime)` scenario of this file, a test on each runtime
-/// compiled in: `std_runtime::<name>` and `smol_runtime::<name>`.
-macro_rules! on_both_runtimes {
-    ($($name:ident),+ $(,)?) => {
-        #[cfg(feature = "std")]
-        mod std_runtime {
-            $(
-                #[test]
-                fn $name() {
-                    super::$name(ws_api::Runtime::Std);
-                }
-            )+
-        }
-
-        #[cfg(feature = "smol")]
-        mod smol_runtime {
-            $(
-                #[test]
-                fn $name() {
-                    super::$name(ws_api::Runtime::Smol);
-                }
-            )+
-        }
-    };
-}
 
 on_both_runtimes!(
     a_json_message_over_max_size_is_on_error_then_a_1009_close,

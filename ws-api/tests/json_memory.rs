@@ -11,6 +11,7 @@
 #![cfg(any(feature = "std", feature = "smol"))]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[macro_use]
 mod support;
 
 use std::alloc::{GlobalAlloc, Layout, System};
@@ -86,30 +87,6 @@ fn rss() -> usize {
         .and_then(|p| p.parse().ok())
         .unwrap_or(0);
     pages * 4096
-}
-
-macro_rules! on_both_runtimes {
-    ($($name:ident),+ $(,)?) => {
-        #[cfg(feature = "std")]
-        mod std_runtime {
-            $(
-                #[test]
-                fn $name() {
-                    super::$name(ws_api::Runtime::Std);
-                }
-            )+
-        }
-
-        #[cfg(feature = "smol")]
-        mod smol_runtime {
-            $(
-                #[test]
-                fn $name() {
-                    super::$name(ws_api::Runtime::Smol);
-                }
-            )+
-        }
-    };
 }
 
 on_both_runtimes!(a_maximal_json_message_costs_a_bounded_amount_of_memory);

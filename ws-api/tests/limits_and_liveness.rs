@@ -7,6 +7,7 @@
 #![cfg(any(feature = "std", feature = "smol"))]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[macro_use]
 mod support;
 
 use std::io::{Read, Write};
@@ -17,32 +18,6 @@ use support::*;
 use ws_api::*;
 use ws_proto::SeededKeySource;
 use ws_proto::handshake::{Accept, ClientHandshake, ClientRequest, ServerHandshake, WsUrl};
-
-/// Generates, for each named `fn(Runtime)` scenario of this file, a test on each runtime
-/// compiled in: `std_runtime::<name>` and `smol_runtime::<name>`.
-macro_rules! on_both_runtimes {
-    ($($name:ident),+ $(,)?) => {
-        #[cfg(feature = "std")]
-        mod std_runtime {
-            $(
-                #[test]
-                fn $name() {
-                    super::$name(ws_api::Runtime::Std);
-                }
-            )+
-        }
-
-        #[cfg(feature = "smol")]
-        mod smol_runtime {
-            $(
-                #[test]
-                fn $name() {
-                    super::$name(ws_api::Runtime::Smol);
-                }
-            )+
-        }
-    };
-}
 
 on_both_runtimes!(
     a_client_that_never_answers_pings_is_closed_by_the_server,

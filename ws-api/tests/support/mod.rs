@@ -1,5 +1,5 @@
 //! Recording handlers and helpers for the suite.
-#![allow(dead_code, unreachable_pub)]
+#![allow(dead_code, unreachable_pub, unused_macros)]
 
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
@@ -244,4 +244,30 @@ pub fn http(addr: std::net::SocketAddr, request: &str) -> String {
     let mut out = Vec::new();
     let _ = tcp.read_to_end(&mut out);
     String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Generates, for each named `fn(Runtime)` scenario of the including test file, a test on
+/// each runtime compiled in: `std_runtime::<name>` and `smol_runtime::<name>`.
+macro_rules! on_both_runtimes {
+    ($($name:ident),+ $(,)?) => {
+        #[cfg(feature = "std")]
+        mod std_runtime {
+            $(
+                #[test]
+                fn $name() {
+                    super::$name(ws_api::Runtime::Std);
+                }
+            )+
+        }
+
+        #[cfg(feature = "smol")]
+        mod smol_runtime {
+            $(
+                #[test]
+                fn $name() {
+                    super::$name(ws_api::Runtime::Smol);
+                }
+            )+
+        }
+    };
 }
