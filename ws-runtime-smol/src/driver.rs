@@ -221,9 +221,8 @@ impl DriverState {
         }
 
         // 3. Read until EOF, but only while the core wants input (its one flow-control rule:
-        //    undelivered events under `read_ahead`, output under its bound). Checked here, after
-        //    this round's writes, since consuming output can turn it back on; whoever else can
-        //    (the receiver taking events) wakes this task when it does.
+        //    undelivered events under `read_ahead`). The receiver, whose taking events turns it
+        //    back on, wakes this task when it does.
         if !self.read_done && ws.wants_read() {
             let read = with_read_buffer(|buf| match io.as_mut().poll_read(cx, buf) {
                 Poll::Ready(Ok(0)) => Some(true),
