@@ -507,10 +507,19 @@ struct Endpoint {
     expect_pings: VecDeque<Vec<u8>>,
     expect_pongs: VecDeque<Vec<u8>>,
     keepalive: bool,
-    /// The counter of the last keepalive Ping written.
-    keepalive_pings: u64,
+    /// Every reading of the Pings written so far that fits the rules, see [`PingReading`].
+    ping_readings: Vec<PingReading>,
     /// See [`memory_bound`].
     memory_bound: usize,
+}
+
+/// One way to read the Pings an endpoint wrote so far.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
+struct PingReading {
+    /// How many of `expect_pings` were written.
+    explicit: usize,
+    /// The counter of the last keepalive Ping written.
+    keepalive: u64,
 }
 
 impl Endpoint {
@@ -548,7 +557,7 @@ impl Endpoint {
             expect_pings: VecDeque::new(),
             expect_pongs: VecDeque::new(),
             keepalive,
-            keepalive_pings: 0,
+            ping_readings: vec![PingReading::default()],
             memory_bound: memory_bound(input_len),
         }
     }
@@ -743,6 +752,54 @@ impl Endpoint {
         }
     }
 
+    /// Whether every explicit Ping sent was written, in at least one reading of the output.
+    fn all_pings_written(&self) -> bool {
+        let sent = self.expect_pings.len();
+        self.ping_readings.iter().any(|r| r.explicit == sent)
+    }
+
+    /// Advances every reading by one written Ping and keeps those that still fit.
+    ///
+    /// A Ping the application sent may carry the very payload of a keepalive Ping (an 8-byte
+    /// counter), and keepalives queued while the output was full are written before it, so one
+    /// Ping can be either. Both readings are followed until the output tells them apart.
+    fn match_ping(&mut self, payload: &[u8]) {
+        let counter = <[u8; 8]>::try_from(payload).map(u64::from_be_bytes).ok();
+        let mut next = Vec::with_capacity(self.ping_readings.len() + 1);
+        for reading in &self.ping_readings {
+            if self.expect_pings.get(reading.explicit).map(Vec::as_slice) == Some(payload) {
+                next.push(PingReading {
+                    explicit: reading.explicit + 1,
+                    ..*reading
+                });
+            }
+            // Keepalive Pings count up; one skipped while the output was full leaves a gap.
+            if let Some(n) = counter
+                && self.keepalive
+                && n > reading.keepalive
+            {
+                next.push(PingReading {
+                    keepalive: n,
+                    ..*reading
+                });
+            }
+        }
+        next.sort_unstable();
+        next.dedup();
+        assert!(
+            !next.is_empty(),
+            "{}: wrote an unexpected Ping {payload:02x?}",
+            self.what
+        );
+        // Explicit Pings every reading has matched are settled.
+        let settled = next.iter().map(|r| r.explicit).min().unwrap_or(0);
+        self.expect_pings.drain(..settled);
+        for reading in &mut next {
+            reading.explicit -= settled;
+        }
+        self.ping_readings = next;
+    }
+
     /// Matches what the connection wrote against what it was asked to send: data and explicit
     /// control frames in order; extra Pings only as keepalives, extra Pongs only as echoes.
     fn check_output(&mut self) {
@@ -759,19 +816,8 @@ impl Endpoint {
                     );
                 }
                 Msg::Ping(payload) => {
-                    if self.expect_pings.front() == Some(payload) {
-                        self.expect_pings.pop_front();
-                    } else {
-                        // Keepalive Pings carry a counter; one skipped while the output was full
-                        // leaves a gap.
-                        let counter = <[u8; 8]>::try_from(&payload[..]).map(u64::from_be_bytes);
-                        assert!(
-                            self.keepalive && counter.is_ok_and(|n| n > self.keepalive_pings),
-                            "{}: wrote an unexpected Ping {payload:02x?}",
-                            self.what
-                        );
-                        self.keepalive_pings = counter.unwrap_or(0);
-                    }
+                    let payload = payload.clone();
+                    self.match_ping(&payload);
                 }
                 Msg::Pong(payload) => {
                     if self.expect_pongs.front() == Some(payload) {
@@ -1778,7 +1824,7 @@ impl Pair {
                     );
                     assert!(
                         side.expect_data.is_empty()
-                            && side.expect_pings.is_empty()
+                            && side.all_pings_written()
                             && side.expect_pongs.is_empty(),
                         "{}: not everything sent was written",
                         side.what
@@ -1986,6 +2032,49 @@ mod tests {
 
     fn hex(data: &[u8]) -> String {
         data.iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    fn endpoint(keepalive: bool) -> Endpoint {
+        let config =
+            Config::default().with_ping_interval(keepalive.then(|| Duration::from_millis(700)));
+        Endpoint::new("server", Role::Server, config, Instant::now(), 0)
+    }
+
+    /// An application Ping with a keepalive's payload, queued behind two keepalives: the first
+    /// keepalive looks like the application's Ping until the third Ping shows otherwise.
+    #[test]
+    fn ping_oracle_follows_both_readings_of_an_ambiguous_ping() {
+        let mut side = endpoint(true);
+        side.expect_pings.push_back(1u64.to_be_bytes().to_vec());
+        for counter in [1u64, 2, 1] {
+            side.match_ping(&counter.to_be_bytes());
+        }
+        assert!(side.all_pings_written());
+    }
+
+    #[test]
+    #[should_panic(expected = "unexpected Ping")]
+    fn ping_oracle_refuses_a_repeated_keepalive() {
+        let mut side = endpoint(true);
+        for counter in [1u64, 2, 1] {
+            side.match_ping(&counter.to_be_bytes());
+        }
+    }
+
+    #[test]
+    #[should_panic(expected = "unexpected Ping")]
+    fn ping_oracle_refuses_keepalives_when_keepalive_is_off() {
+        endpoint(false).match_ping(&1u64.to_be_bytes());
+    }
+
+    #[test]
+    fn ping_oracle_sees_an_explicit_ping_missing() {
+        let mut side = endpoint(true);
+        side.expect_pings.push_back(b"app".to_vec());
+        side.match_ping(&1u64.to_be_bytes());
+        assert!(!side.all_pings_written());
+        side.match_ping(b"app");
+        assert!(side.all_pings_written());
     }
 
     #[test]
