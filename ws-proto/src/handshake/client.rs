@@ -12,7 +12,7 @@ use super::error::HandshakeError;
 use super::headers::{Headers, is_token, is_valid_value, split_list};
 use super::response::Response;
 use super::url::WsUrl;
-use super::{accept_key, deadline, worth_parsing};
+use super::{accept_key, deadline};
 use crate::rng::KeySource;
 use crate::{Config, Connection, Role};
 
@@ -285,10 +285,8 @@ impl ClientHandshake {
             }
             State::Head | State::Body { .. } => {}
         }
-        let had = self.buf.len();
         self.buf.extend_from_slice(data);
-        let parse = worth_parsing(had, data);
-        self.advance(now, parse)
+        self.advance(now)
     }
 
     /// Reports that the server closed the connection. Finishes a rejection whose body runs to
@@ -391,24 +389,16 @@ impl ClientHandshake {
     }
 
     /// Processes buffered bytes as far as they go.
-    fn advance(
-        &mut self,
-        now: Instant,
-        mut parse: bool,
-    ) -> Result<Option<Established>, HandshakeError> {
+    fn advance(&mut self, now: Instant) -> Result<Option<Established>, HandshakeError> {
         let max = self.config.max_handshake_size;
         loop {
             match &mut self.state {
                 State::Head => {
                     let budget = max.saturating_sub(self.interim);
-                    // Past the limit the buffer is parsed once more, so an error inside it is
-                    // reported the same way however the bytes were split.
-                    let parsed = if parse || self.buf.len() > budget {
-                        self.parse_head()
-                    } else {
-                        Ok(None)
-                    };
-                    let (head, head_len) = match parsed {
+                    // Every chunk re-parses the whole head (at most `max_handshake_size`, a few
+                    // microseconds), so an error is found as soon as its byte arrives, however
+                    // the bytes were split.
+                    let (head, head_len) = match self.parse_head() {
                         Err(error) => return Err(self.fail(error)),
                         Ok(None) if self.buf.len() > budget => {
                             return Err(self.fail(HandshakeError::ResponseTooLarge));
@@ -425,7 +415,6 @@ impl ClientHandshake {
                         100..=199 => {
                             self.buf.drain(..head_len);
                             self.interim += head_len;
-                            parse = true;
                         }
                         _ => {
                             self.buf.drain(..head_len);
@@ -1267,6 +1256,22 @@ mod tests {
             Ok(None) => Err(HandshakeError::NotReady),
             Err(e) => Err(e),
         }
+    }
+
+    /// A head whose last line end is broken by a byte that is not itself a line end: the
+    /// error is the one the whole response gives, however it was split.
+    #[test]
+    fn a_broken_last_line_end_is_refused_however_it_was_split() {
+        let input = b"HTTP/1.1 403 Forbidden\r\nContent-Length: 5\r\n\r\0nope!\x81\x02hi";
+        let malformed = Err(HandshakeError::InvalidResponse(
+            "malformed HTTP response head",
+        ));
+        assert_eq!(drive(input, &[]), malformed);
+        for cut in 0..input.len() {
+            assert_eq!(drive(input, &[cut]), malformed, "cut at {cut}");
+        }
+        let cut_short = b"HTTP/1.1 403 Forbidden\r\nContent-Le";
+        assert_eq!(drive(cut_short, &[10]), Err(HandshakeError::UnexpectedEof));
     }
 
     proptest::proptest! {

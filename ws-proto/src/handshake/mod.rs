@@ -55,14 +55,6 @@ pub fn accept_key(key: &str) -> String {
 
 // ----------------------------------------------------------------------------------- helpers
 
-/// Whether a chunk just appended to a head buffer that held `had` bytes can have completed (or
-/// broken) the head. A head ends with an empty line, so re-parsing is only worth it when a
-/// line ended; the first chunk is always parsed so garbage is refused at once. This keeps
-/// byte-at-a-time input from re-parsing the whole buffer on every byte.
-fn worth_parsing(had: usize, data: &[u8]) -> bool {
-    had == 0 || data.contains(&b'\n')
-}
-
 /// `deadline` for a handshake started at `now`; `None` if it would overflow (never expires).
 fn deadline(now: std::time::Instant, timeout: std::time::Duration) -> Option<std::time::Instant> {
     now.checked_add(timeout)
@@ -78,12 +70,5 @@ mod tests {
             accept_key("dGhlIHNhbXBsZSBub25jZQ=="),
             "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
         );
-    }
-
-    #[test]
-    fn parse_only_when_a_line_ends() {
-        assert!(worth_parsing(0, b"G"));
-        assert!(!worth_parsing(1, b"ET / HTTP/1.1"));
-        assert!(worth_parsing(14, b"\r\n"));
     }
 }

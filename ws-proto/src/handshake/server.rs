@@ -6,7 +6,7 @@ use super::error::HandshakeError;
 use super::headers::{Headers, is_token, is_valid_value};
 use super::request::Request;
 use super::response::Response;
-use super::{accept_key, deadline, worth_parsing};
+use super::{accept_key, deadline};
 use crate::rng::default_key_source;
 use crate::{Config, Connection, Role};
 
@@ -102,13 +102,12 @@ impl ServerHandshake {
             }
             State::Reading | State::Complete { .. } => {}
         }
-        let had = self.buf.len();
         self.buf.extend_from_slice(data);
         let max = self.config.max_handshake_size;
-        // Past the limit the buffer is parsed once more, so an error inside it is reported the
-        // same way however the bytes were split.
-        let parse = worth_parsing(had, data) || self.buf.len() > max;
-        if matches!(self.state, State::Reading) && parse {
+        // Every chunk re-parses the whole head, so an error is found as soon as its byte
+        // arrives, however the bytes were split. The head is at most `max_handshake_size`, and
+        // httparse scans it at several GB/s, so this costs a few microseconds per read at worst.
+        if matches!(self.state, State::Reading) {
             self.parse()?;
         }
         let too_large = match &self.state {
@@ -1080,6 +1079,18 @@ mod tests {
             drive(&input, &[]),
             Err(HandshakeError::MalformedRequest("invalid HTTP version"))
         );
+    }
+
+    #[test]
+    fn a_broken_last_line_end_is_refused_however_it_was_split() {
+        // The head's final line end broken by a byte that is not itself a line end.
+        let mut input = [SAMPLE.as_bytes(), &MASKED_HELLO].concat();
+        input[SAMPLE.len() - 1] = 0;
+        let expected = Err(HandshakeError::MalformedRequest("invalid line ending"));
+        assert_eq!(drive(&input, &[]), expected);
+        for cut in 0..input.len() {
+            assert_eq!(drive(&input, &[cut]), expected, "cut at {cut}");
+        }
     }
 
     proptest::proptest! {
