@@ -1,83 +1,133 @@
 #!/usr/bin/env bash
-# Side-by-side echo benchmark: the same load against four echo servers.
+# Side-by-side echo benchmark: the same load against our servers, the reference Rust servers
+# and a plain TCP echo (the ceiling), then idle memory per connection and the core's
+# micro-benchmarks. Writes BENCHMARKS-style Markdown tables and an SVG chart.
 #
-#   scripts/bench.sh                          # both scenarios, all four servers, 5 s each
-#   SECONDS=10 CONNECTIONS=64 scripts/bench.sh
-#   SIZE=1024 PIPELINE=8 scripts/bench.sh     # a single scenario with these settings
-#   SERVERS="ws-runtime-std fastwebsockets" scripts/bench.sh
-#
-# Run it on an otherwise idle machine: the load generator and the server share the machine's
-# cores, so any other busy process (a build, a fuzzer, a test run) skews the numbers, and not
-# by the same amount for every server. Numbers from a busy machine are only a smoke test.
+#   scripts/bench.sh                 # the full run for the record (about 13 minutes)
+#   scripts/bench.sh quick           # about 2 minutes, for iterating
+#   SERVERS="tcp-raw smol" SCENARIOS="small-8x128" scripts/bench.sh quick
 #
 # Servers (each started alone on a free 127.0.0.1 port, measured, then stopped):
-#   ws-runtime-std     cargo run --release -p ws-runtime-std  --example echo_server
-#   ws-runtime-smol    cargo run --release -p ws-runtime-smol --example echo_server
-#                      (with SMOL_THREADS=2 unless set: two executor threads)
-#   tokio-tungstenite  bench/src/bin/peer_tungstenite.rs    (tokio, 2 worker threads)
-#   fastwebsockets     bench/src/bin/peer_fastwebsockets.rs (hyper 1 + tokio, 2 worker threads)
-# The load generator is bench/src/bin/load.rs; bench/ is a standalone package outside the
-# workspace and is built into target/bench.
+#   tcp-raw            bench/src/bin/peer_tcp.rs: answers the handshake, then echoes bytes
+#   tokio-tungstenite  bench/src/bin/peer_tungstenite.rs (tokio, 2 worker threads)
+#   fastwebsockets     bench/src/bin/peer_fastwebsockets.rs (hyper 1 + tokio, 2 workers)
+#   smol               ws-runtime-smol's echo_server example (SMOL_THREADS executor threads)
+#   std                ws-runtime-std's echo_server example
+#   ws-api-smol        ws-api's echo_server example, --runtime smol
+#   ws-api-std         ws-api's echo_server example, --runtime std
+# The load generator is bench/src/bin/load.rs, idle memory bench/src/bin/idle.rs, the core's
+# micro-benchmarks bench/src/bin/proto.rs; bench/ is a standalone package outside the
+# workspace, built into target/bench.
 #
-# Settings (environment):
-#   CONNECTIONS  connections (default 32)
-#   SIZE         message size in bytes      } if either is set, one scenario with these
-#   PIPELINE     messages in flight per conn } (defaults 16 and 64); otherwise two scenarios:
-#                small (16 B, pipeline 64) and medium (4096 B, pipeline 16)
-#   SECONDS      measured seconds per run (default 5)
-#   WARMUP       warm-up seconds before measuring (default 1)
-#   THREADS      load generator threads (default: one per connection)
-#   SERVERS      which servers, space-separated (default: all four, in the order above)
+# Scenarios (connections × messages in flight, size):
+#   latency      1 × 1, 16 B binary (one round trip at a time)
+#   small-64x16  64 × 16, 16 B binary
+#   small-8x128  8 × 128, 16 B binary (about a hundred messages per read)
+#   text-1k      64 × 4, 1 KiB text (UTF-8 with multi-byte characters)
+#   64k          64 × 2, 64 KiB binary
+#   1m           1 × 2, 1 MiB binary
+#   conns-1000   1000 × 1, 1 KiB binary
 #
-# Prints one table per scenario: messages/s, the ratio to tokio-tungstenite and to
-# fastwebsockets, and the round-trip p50/p99 the load generator saw. Exits non-zero if any run
-# failed (including echoes that did not match what was sent). Linux only (/proc, libc).
+# Method: with two or more cores the server is pinned to core 0 and the load generator to
+# core 1 (taskset), so neither steals the other's CPU; smol servers then get one executor
+# thread (SMOL_THREADS, unless set). Repeats are interleaved (every scenario and server once,
+# then again), so a slow phase of the machine hits every server alike; the report gives the
+# median and the spread of the repeats, and every median as a ratio to tokio-tungstenite and
+# to raw TCP. Run it on an otherwise idle machine: figures from a busy machine (a build, a
+# test run) are only a smoke test.
+#
+# Settings (environment): REPEATS, SECONDS (measured seconds per run), WARMUP, IDLE_CONNECTIONS
+# (0 skips the idle measurement), SERVERS, SCENARIOS, PROTO (0 skips the micro-benchmarks),
+# OUT (output directory, default target/bench/report). Modes set the defaults:
+#   full:  REPEATS=3 SECONDS=2.5 WARMUP=1 IDLE_CONNECTIONS=10000 PROTO=1
+#   quick: REPEATS=1 SECONDS=1 WARMUP=0.5 IDLE_CONNECTIONS=1000 PROTO=1
+# Outputs in OUT: results.tsv, idle.tsv, proto.tsv (raw), report.md (tables), chart.svg.
+# Exits non-zero if any run failed (including echoes that did not match what was sent).
+# Linux only (/proc, taskset).
 set -euo pipefail
 
+mode=${1:-full}
+case "$mode" in
+  full) d_repeats=3 d_seconds=2.5 d_warmup=1 d_idle=10000 ;;
+  quick) d_repeats=1 d_seconds=1 d_warmup=0.5 d_idle=1000 ;;
+  *) echo "usage: scripts/bench.sh [full|quick]" >&2; exit 2 ;;
+esac
 # Bash's own SECONDS counts up from the value it inherited, so read the value given to this
 # process from its initial environment instead.
 seconds=$(tr '\0' '\n' </proc/$$/environ | sed -n 's/^SECONDS=//p' | tail -n 1)
-seconds=${seconds:-5}
+seconds=${seconds:-$d_seconds}
+repeats=${REPEATS:-$d_repeats}
+warmup=${WARMUP:-$d_warmup}
+idle_connections=${IDLE_CONNECTIONS:-$d_idle}
+run_proto=${PROTO:-1}
 cd "$(dirname "$0")/.."
 root=$(pwd)
+out=${OUT:-$root/target/bench/report}
 
-connections=${CONNECTIONS:-32}
-warmup=${WARMUP:-1}
-export SMOL_THREADS=${SMOL_THREADS:-2}
-servers=${SERVERS:-"ws-runtime-std ws-runtime-smol tokio-tungstenite fastwebsockets"}
-if [ -n "${SIZE:-}" ] || [ -n "${PIPELINE:-}" ]; then
-  scenarios=("custom:${SIZE:-16}:${PIPELINE:-64}")
-else
-  scenarios=("small:16:64" "medium:4096:16")
-fi
-
+all_servers="tcp-raw tokio-tungstenite fastwebsockets smol std ws-api-smol ws-api-std"
+servers=${SERVERS:-$all_servers}
+# id:connections:pipeline:size:kind:description
+all_scenarios=(
+  "latency:1:1:16:binary:1 conn, 16 B ping-pong"
+  "small-64x16:64:16:16:binary:64 conns × 16 in flight, 16 B"
+  "small-8x128:8:128:16:binary:8 conns × 128 in flight, 16 B"
+  "text-1k:64:4:1024:text:64 × 4, 1 KiB text"
+  "64k:64:2:65536:binary:64 × 2, 64 KiB"
+  "1m:1:2:1048576:binary:1 × 2, 1 MiB"
+  "conns-1000:1000:1:1024:binary:1000 conns × 1, 1 KiB"
+)
+scenarios=()
+for scenario in "${all_scenarios[@]}"; do
+  id=${scenario%%:*}
+  if [ -z "${SCENARIOS:-}" ] || [[ " $SCENARIOS " == *" $id "* ]]; then
+    scenarios+=("$scenario")
+  fi
+done
 for server in $servers; do
-  case "$server" in
-    ws-runtime-std | ws-runtime-smol | tokio-tungstenite | fastwebsockets) ;;
-    *) echo "bench: unknown server $server in SERVERS" >&2; exit 2 ;;
+  case " $all_servers " in
+    *" $server "*) ;;
+    *) echo "bench: unknown server $server in SERVERS (known: $all_servers)" >&2; exit 2 ;;
   esac
 done
 
-out="$root/target/bench"
-bin="$out/bin"
+# Pinning: the server on core 0, the load generator on core 1.
+if [ "$(nproc)" -ge 2 ] && command -v taskset >/dev/null; then
+  pin_server=(taskset -c 0)
+  pin_load=(taskset -c 1)
+  export SMOL_THREADS=${SMOL_THREADS:-1}
+else
+  echo "bench: fewer than two cores (or no taskset): server and load share the CPU" >&2
+  pin_server=()
+  pin_load=()
+  export SMOL_THREADS=${SMOL_THREADS:-2}
+fi
+# Every connection is a file descriptor on both sides.
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+
+bin="$root/target/bench/bin"
 logs="$out/logs"
 mkdir -p "$bin" "$logs"
 
 echo "building (release)..." >&2
-# Both examples are named echo_server and land on the same path: copy each one away.
+# The examples are all named echo_server and land on the same path: copy each one away.
 cargo build --release -q -p ws-runtime-std --example echo_server
 cp -f "$root/target/release/examples/echo_server" "$bin/echo-server-std"
 cargo build --release -q -p ws-runtime-smol --example echo_server
 cp -f "$root/target/release/examples/echo_server" "$bin/echo-server-smol"
-cargo build --release -q --manifest-path bench/Cargo.toml --target-dir "$out"
-load="$out/release/load"
+cargo build --release -q -p ws-api --example echo_server
+cp -f "$root/target/release/examples/echo_server" "$bin/echo-server-api"
+cargo build --release -q --manifest-path bench/Cargo.toml --target-dir "$root/target/bench"
+tools="$root/target/bench/release"
 
 server_command() {
   case "$1" in
-    ws-runtime-std) echo "$bin/echo-server-std" ;;
-    ws-runtime-smol) echo "$bin/echo-server-smol" ;;
-    tokio-tungstenite) echo "$out/release/peer-tungstenite" ;;
-    fastwebsockets) echo "$out/release/peer-fastwebsockets" ;;
+    tcp-raw) echo "$tools/peer-tcp" ;;
+    tokio-tungstenite) echo "$tools/peer-tungstenite" ;;
+    fastwebsockets) echo "$tools/peer-fastwebsockets" ;;
+    smol) echo "$bin/echo-server-smol" ;;
+    std) echo "$bin/echo-server-std" ;;
+    ws-api-smol) echo "$bin/echo-server-api --runtime smol" ;;
+    ws-api-std) echo "$bin/echo-server-api --runtime std" ;;
   esac
 }
 
@@ -110,73 +160,112 @@ trap stop EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-# The load generator gets a generous time limit so a stalled server cannot hang the script.
-limit=$(awk -v s="$seconds" -v w="$warmup" 'BEGIN { print int(s + w + 60) }')
-load_args=(--connections "$connections" --seconds "$seconds" --warmup "$warmup")
-if [ -n "${THREADS:-}" ]; then load_args+=(--threads "$THREADS"); fi
+# Starts server $1 with its log in $2; sets server_pid and port.
+start_server() {
+  local command
+  command=$(server_command "$1")
+  port=$(free_port)
+  # shellcheck disable=SC2086 # the command carries its arguments
+  "${pin_server[@]}" $command --addr "127.0.0.1:$port" >"$2" 2>&1 &
+  server_pid=$!
+  wait_for_port "$port"
+}
 
 status=0
-results="$out/results.txt"
-: >"$results"
-for scenario in "${scenarios[@]}"; do
-  IFS=: read -r name size pipeline <<<"$scenario"
+results="$out/results.tsv"
+printf 'scenario\tdescription\tserver\trepeat\tmessages_per_s\tp50_us\tp99_us\n' >"$results"
+# A stalled server cannot hang the script: the load generator gets a generous time limit.
+limit=$(awk -v s="$seconds" -v w="$warmup" 'BEGIN { print int(s + w + 60) }')
+for repeat in $(seq 1 "$repeats"); do
+  for scenario in "${scenarios[@]}"; do
+    IFS=: read -r name connections pipeline size kind description <<<"$scenario"
+    load_args=(--connections "$connections" --pipeline "$pipeline" --size "$size"
+      --seconds "$seconds" --warmup "$warmup" --tsv)
+    if [ "$kind" = text ]; then load_args+=(--text); fi
+    # Past 64 connections, poll(2) threads instead of one blocking thread per connection.
+    if [ "$connections" -gt 64 ]; then load_args+=(--threads 4); fi
+    for server in $servers; do
+      log="$logs/$name-$server-$repeat.log"
+      extra=()
+      if [ "$server" = tcp-raw ]; then extra=(--masked-echo); fi
+      echo "[$repeat/$repeats $name] $server" >&2
+      row="$name	$description	$server	$repeat"
+      if ! start_server "$server" "$log"; then
+        echo "bench: $server is not listening (log: $log)" >&2
+        printf '%s\tFAILED\t-\t-\n' "$row" >>"$results"
+        status=1
+        stop
+        continue
+      fi
+      timeout "$limit" "${pin_load[@]}" "$tools/load" --url "ws://127.0.0.1:$port/" \
+        "${load_args[@]}" "${extra[@]}" >"$out/load.out" 2>>"$log" &
+      load_pid=$!
+      if wait "$load_pid"; then
+        load_pid=""
+        line=$(cat "$out/load.out")
+        echo "  $line" >&2
+        printf '%s\t%s\n' "$row" "$line" >>"$results"
+      else
+        load_pid=""
+        echo "bench: load against $server failed (log: $log)" >&2
+        printf '%s\tFAILED\t-\t-\n' "$row" >>"$results"
+        status=1
+      fi
+      stop
+    done
+  done
+done
+
+# Idle memory: the server's resident memory per connection with IDLE_CONNECTIONS open
+# WebSocket connections (one of them the warm-up connection), after the handshake and after
+# one 1 KiB message echoed on each. The plain TCP echo is not a WebSocket server: left out.
+idle="$out/idle.tsv"
+printf 'server\tconnections\trss_per_conn_handshake\trss_per_conn_echo\tthreads\n' >"$idle"
+if [ "$idle_connections" -gt 0 ]; then
   for server in $servers; do
-    command=$(server_command "$server")
-    port=$(free_port)
-    log="$logs/$name-$server.log"
-    echo "[$name] $server on 127.0.0.1:$port" >&2
-    "$command" --addr "127.0.0.1:$port" >"$log" 2>&1 &
-    server_pid=$!
-    if ! wait_for_port "$port"; then
-      echo "bench: $server is not listening on port $port (log: $log)" >&2
-      echo "$name $server FAILED - -" >>"$results"
+    [ "$server" = tcp-raw ] && continue
+    log="$logs/idle-$server.log"
+    echo "[idle] $server, $idle_connections connections" >&2
+    if ! start_server "$server" "$log"; then
+      printf '%s\t%s\tFAILED\tFAILED\t-\n' "$server" "$idle_connections" >>"$idle"
       status=1
       stop
       continue
     fi
-    timeout "$limit" "$load" --url "ws://127.0.0.1:$port/" --size "$size" \
-      --pipeline "$pipeline" "${load_args[@]}" >"$out/load.out" &
-    load_pid=$!
-    if wait "$load_pid"; then
-      load_pid=""
-      line=$(cat "$out/load.out")
+    if line=$(timeout 300 "${pin_load[@]}" "$tools/idle" --addr "127.0.0.1:$port" \
+      --pid "$server_pid" --connections "$((idle_connections - 1))" 2>>"$log"); then
       echo "  $line" >&2
-      rate=$(awk '$1 == "messages/s:" { print $2 }' <<<"$line")
-      p50=$(sed -n 's/.*rtt p50 \(.*\)  p99 .*/\1/p' <<<"$line" | tr ' ' '_')
-      p99=$(sed -n 's/.*  p99 \(.*\)$/\1/p' <<<"$line" | tr ' ' '_')
-      echo "$name $server ${rate:-FAILED} ${p50:--} ${p99:--}" >>"$results"
+      field() { sed -n "s/.*$1=\([0-9.]*\).*/\1/p" <<<"$line"; }
+      printf '%s\t%s\t%s\t%s\t%s\n' "$server" "$(($(field connections) + 1))" \
+        "$(field per_conn_after_handshake)" "$(field per_conn_after_message)" \
+        "$(field server_threads_after)" >>"$idle"
     else
-      load_pid=""
-      echo "bench: load against $server failed (server log: $log)" >&2
-      echo "$name $server FAILED - -" >>"$results"
+      echo "bench: idle measurement of $server failed (log: $log)" >&2
+      printf '%s\t%s\tFAILED\tFAILED\t-\n' "$server" "$idle_connections" >>"$idle"
       status=1
     fi
     stop
   done
-done
+fi
 
-echo
-for scenario in "${scenarios[@]}"; do
-  IFS=: read -r name size pipeline <<<"$scenario"
-  echo "$name: $size B messages, pipeline $pipeline, $connections connections," \
-    "${seconds} s after ${warmup} s warm-up"
-  awk -v scenario="$name" '
-    $1 == scenario { n++; server[n] = $2; rate[n] = $3; p50[n] = $4; p99[n] = $5
-                     if ($3 != "FAILED") ref[$2] = $3 }
-    function ratio(r, base) {
-      if (r == "FAILED" || base == "") return "-"
-      return sprintf("%.2fx", r / base)
-    }
-    END {
-      printf "  %-18s %12s %16s %16s %10s %10s\n", "server", "messages/s",
-             "vs tungstenite", "vs fastwebsock.", "rtt p50", "rtt p99"
-      for (i = 1; i <= n; i++) {
-        p5 = p50[i]; p9 = p99[i]; gsub("_", " ", p5); gsub("_", " ", p9)
-        printf "  %-18s %12s %16s %16s %10s %10s\n", server[i], rate[i],
-               ratio(rate[i], ref["tokio-tungstenite"]), ratio(rate[i], ref["fastwebsockets"]),
-               p5, p9
-      }
-    }' "$results"
+proto="$out/proto.tsv"
+: >"$proto"
+if [ "$run_proto" = 1 ]; then
+  echo "[proto] ws-proto micro-benchmarks" >&2
+  "${pin_load[@]}" "$tools/proto" --tsv >"$proto"
+fi
+
+report_args=(--results "$results" --markdown "$out/report.md" --svg "$out/chart.svg")
+if [ "$idle_connections" -gt 0 ]; then report_args+=(--idle "$idle"); fi
+if [ -s "$proto" ]; then report_args+=(--proto "$proto"); fi
+python3 scripts/bench_report.py "${report_args[@]}"
+{
   echo
-done
+  echo "Mode $mode: $repeats repeat(s), ${seconds} s measured after ${warmup} s warm-up per run."
+  echo "Machine: $(nproc) cores, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1);" \
+    "$(uname -sr); $(rustc --version)."
+} >>"$out/report.md"
+cat "$out/report.md"
+echo >&2
+echo "report: $out/report.md, chart: $out/chart.svg" >&2
 exit "$status"

@@ -2,10 +2,11 @@
 //!
 //! ```text
 //! load --url ws://127.0.0.1:9001/ [--connections 32] [--size 16] [--pipeline 64]
-//!      [--seconds 5] [--warmup 1] [--threads N]
+//!      [--seconds 5] [--warmup 1] [--threads N] [--text] [--masked-echo] [--tsv]
 //! ```
 //!
-//! Every connection does the opening handshake, then keeps `--pipeline` binary messages of
+//! Every connection does the opening handshake, then keeps `--pipeline` binary messages (text
+//! messages with `--text`: valid UTF-8 with multi-byte characters, so servers validate it) of
 //! `--size` bytes in flight: one masked frame is encoded once and its bytes are written again
 //! and again, and each echo that comes back is replaced by a new message. Echoes are counted by
 //! parsing the 2–10 byte server frame headers; payloads are skipped except for a few sampled
@@ -18,12 +19,17 @@
 //! messages/s: 123456  (32 conns, size 16, pipeline 64, 5 s)  rtt p50 1.20 ms  p99 3.40 ms
 //! ```
 //!
+//! With `--tsv` the line is `messages/s<TAB>p50 µs<TAB>p99 µs` instead, for scripts.
+//!
 //! The round-trip time of a message runs from when it is queued for writing to when the read
 //! that completes its echo returns, so with pipelining it includes the time spent queued behind
 //! the other messages in flight.
 //!
 //! By default each connection has its own thread, blocking in `recv` while it has nothing left
 //! to write; `--threads N` spreads the connections over N threads that `poll(2)` them instead.
+//! `--masked-echo` expects the client's masked frames back unchanged, for a plain TCP echo
+//! server (the ceiling the WebSocket servers are compared with).
+//!
 //! The process exits with status 1 if an echo does not match what was sent (opcode, length or
 //! sampled bytes), if a connection fails, or if no echo arrived at all. Linux/Unix only.
 
@@ -40,7 +46,8 @@ use std::time::{Duration, Instant};
 use ws_proto::{ClientHandshake, ClientRequest, Config, SeededKeySource, WsUrl};
 
 const USAGE: &str = "usage: load --url ws://HOST:PORT/ [--connections N] [--size BYTES] \
-                     [--pipeline K] [--seconds S] [--warmup S] [--threads N]";
+                     [--pipeline K] [--seconds S] [--warmup S] [--threads N] [--text] \
+                     [--masked-echo] [--tsv]";
 
 /// How long a blocking `recv` or `poll` waits before the stop flag is looked at again.
 const WAKE_INTERVAL: Duration = Duration::from_millis(100);
@@ -57,6 +64,9 @@ struct Options {
     seconds: f64,
     warmup: f64,
     threads: Option<usize>,
+    text: bool,
+    masked_echo: bool,
+    tsv: bool,
 }
 
 fn parse_options() -> Result<Options, String> {
@@ -68,11 +78,27 @@ fn parse_options() -> Result<Options, String> {
         seconds: 5.0,
         warmup: 1.0,
         threads: None,
+        text: false,
+        masked_echo: false,
+        tsv: false,
     };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
-        if arg == "-h" || arg == "--help" {
-            return Err(USAGE.to_owned());
+        match arg.as_str() {
+            "-h" | "--help" => return Err(USAGE.to_owned()),
+            "--text" => {
+                options.text = true;
+                continue;
+            }
+            "--masked-echo" => {
+                options.masked_echo = true;
+                continue;
+            }
+            "--tsv" => {
+                options.tsv = true;
+                continue;
+            }
+            _ => {}
         }
         let value = args
             .next()
@@ -131,8 +157,23 @@ fn run() -> Result<(), String> {
         .next()
         .ok_or_else(|| format!("cannot resolve {}", url.host()))?;
 
-    let payload = payload(options.size);
-    let frame = encode_frame(&payload);
+    let payload = if options.text {
+        ws_bench::text_payload(options.size).into_bytes()
+    } else {
+        payload(options.size)
+    };
+    let opcode = if options.text { 0x1 } else { 0x2 };
+    let frame = encode_frame(opcode, &payload);
+    let echo = Echo {
+        first_byte: 0x80 | opcode,
+        masked: options.masked_echo,
+    };
+    // What comes back as the payload: the masked bytes themselves from a plain TCP echo.
+    let payload = if options.masked_echo {
+        frame[frame.len() - payload.len()..].to_vec()
+    } else {
+        payload
+    };
     // One frame more than can be in flight, so any write starting inside a frame fits.
     let batch: Arc<[u8]> = frame.repeat(options.pipeline + 1).into();
 
@@ -140,7 +181,7 @@ fn run() -> Result<(), String> {
     for index in 0..options.connections {
         let (stream, leftover) =
             connect(&url, addr, index as u64).map_err(|e| format!("connection {index}: {e}"))?;
-        conns.push(Conn::new(index, stream, leftover, options.pipeline));
+        conns.push(Conn::new(index, stream, leftover, options.pipeline, echo));
     }
 
     let threads = options.threads.unwrap_or(options.connections);
@@ -200,6 +241,15 @@ fn run() -> Result<(), String> {
         return Err("no echo arrived during the measurement".to_owned());
     }
     let rate = messages as f64 / elapsed.as_secs_f64();
+    if options.tsv {
+        let us = |q| {
+            histogram
+                .quantile(q)
+                .map_or("-".to_owned(), |ns| format!("{:.1}", ns as f64 / 1e3))
+        };
+        println!("{rate:.0}\t{}\t{}", us(0.50), us(0.99));
+        return Ok(());
+    }
     let mut line = format!(
         "messages/s: {rate:.0}  ({} conns, size {}, pipeline {}, {} s)",
         options.connections, options.size, options.pipeline, options.seconds
@@ -241,10 +291,10 @@ fn payload(size: usize) -> Vec<u8> {
         .collect()
 }
 
-/// A final, masked binary frame carrying `payload` (RFC 6455 §5.2).
-fn encode_frame(payload: &[u8]) -> Vec<u8> {
+/// A final, masked frame with `opcode` carrying `payload` (RFC 6455 §5.2).
+fn encode_frame(opcode: u8, payload: &[u8]) -> Vec<u8> {
     let mut frame = Vec::with_capacity(payload.len() + 14);
-    frame.push(0x82);
+    frame.push(0x80 | opcode);
     match payload.len() {
         len @ 0..=125 => frame.push(0x80 | len as u8),
         len @ 126..=0xffff => {
@@ -364,14 +414,20 @@ struct Conn {
 }
 
 impl Conn {
-    fn new(index: usize, stream: TcpStream, leftover: Vec<u8>, pipeline: usize) -> Conn {
+    fn new(
+        index: usize,
+        stream: TcpStream,
+        leftover: Vec<u8>,
+        pipeline: usize,
+        echo: Echo,
+    ) -> Conn {
         Conn {
             index,
             fd: stream.as_raw_fd(),
             stream,
             owed: 0,
             phase: 0,
-            parser: Parser::default(),
+            parser: Parser::new(echo),
             queued_at: VecDeque::with_capacity(pipeline),
             leftover,
         }
@@ -455,11 +511,20 @@ impl Conn {
     }
 }
 
+/// What the echoed frames look like.
+#[derive(Clone, Copy)]
+struct Echo {
+    /// FIN and the opcode of what was sent.
+    first_byte: u8,
+    /// The frames come back masked, as sent (a plain TCP echo).
+    masked: bool,
+}
+
 /// Streaming parser of the server's frames: headers are decoded, payloads skipped except for
 /// a few sampled bytes.
-#[derive(Default)]
 struct Parser {
-    header: [u8; 10],
+    echo: Echo,
+    header: [u8; 14],
     header_len: usize,
     in_payload: bool,
     /// Offset inside the current payload.
@@ -468,7 +533,8 @@ struct Parser {
 }
 
 fn header_len(second_byte: u8) -> usize {
-    match second_byte & 0x7f {
+    let mask = if second_byte & 0x80 != 0 { 4 } else { 0 };
+    mask + match second_byte & 0x7f {
         126 => 4,
         127 => 10,
         _ => 2,
@@ -476,6 +542,17 @@ fn header_len(second_byte: u8) -> usize {
 }
 
 impl Parser {
+    fn new(echo: Echo) -> Parser {
+        Parser {
+            echo,
+            header: [0; 14],
+            header_len: 0,
+            in_payload: false,
+            offset: 0,
+            remaining: 0,
+        }
+    }
+
     /// Parses `data` and returns how many echoes it completed.
     fn feed(&mut self, mut data: &[u8], expected: &[u8]) -> Result<u64, String> {
         let mut done = 0;
@@ -505,13 +582,16 @@ impl Parser {
                 continue;
             }
             let (b0, b1) = (self.header[0], self.header[1]);
-            if b0 != 0x82 {
+            if b0 != self.echo.first_byte {
                 return Err(format!(
-                    "expected a final binary frame (first byte 0x82), got 0x{b0:02x}"
+                    "expected a final frame with first byte 0x{:02x}, got 0x{b0:02x}",
+                    self.echo.first_byte
                 ));
             }
-            if b1 & 0x80 != 0 {
-                return Err("the server masked a frame".to_owned());
+            match (b1 & 0x80 != 0, self.echo.masked) {
+                (true, false) => return Err("the server masked a frame".to_owned()),
+                (false, true) => return Err("expected the masked frames back".to_owned()),
+                _ => {}
             }
             let len = match b1 & 0x7f {
                 126 => u64::from(u16::from_be_bytes([self.header[2], self.header[3]])),

@@ -20,25 +20,9 @@ use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 
-fn parse_addr() -> Result<String, String> {
-    let mut addr = String::from("127.0.0.1:9004");
-    let mut args = std::env::args().skip(1);
-    while let Some(arg) = args.next() {
-        match arg.as_str() {
-            "--addr" => addr = args.next().ok_or("--addr needs HOST:PORT")?,
-            other => {
-                return Err(format!(
-                    "unknown argument {other:?} (usage: --addr HOST:PORT)"
-                ));
-            }
-        }
-    }
-    Ok(addr)
-}
-
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let addr = parse_addr()?;
+    let addr = ws_bench::parse_addr("127.0.0.1:9004")?;
     let listener = TcpListener::bind(&addr).await?;
     println!(
         "fastwebsockets echo server listening on ws://{}",

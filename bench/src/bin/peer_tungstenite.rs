@@ -11,25 +11,9 @@
 use futures_util::{StreamExt, TryStreamExt, future};
 use tokio::net::{TcpListener, TcpStream};
 
-fn parse_addr() -> Result<String, String> {
-    let mut addr = String::from("127.0.0.1:9003");
-    let mut args = std::env::args().skip(1);
-    while let Some(arg) = args.next() {
-        match arg.as_str() {
-            "--addr" => addr = args.next().ok_or("--addr needs HOST:PORT")?,
-            other => {
-                return Err(format!(
-                    "unknown argument {other:?} (usage: --addr HOST:PORT)"
-                ));
-            }
-        }
-    }
-    Ok(addr)
-}
-
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let addr = parse_addr()?;
+    let addr = ws_bench::parse_addr("127.0.0.1:9003")?;
     let listener = TcpListener::bind(&addr).await?;
     println!(
         "tokio-tungstenite echo server listening on ws://{}",
