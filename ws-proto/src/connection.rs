@@ -27,7 +27,7 @@ use std::time::Instant;
 use bytes::{Bytes, BytesMut};
 
 use crate::close::{CloseFrame, CloseInitiator, CloseOutcome};
-use crate::frame::{FrameHeader, MAX_CONTROL_PAYLOAD, MAX_HEADER_LEN, OpCode, apply_mask};
+use crate::frame::{FrameHeader, MAX_CONTROL_PAYLOAD, MAX_HEADER_LEN, OpCode, extend_masked};
 use crate::output::Output;
 use crate::rng::{KeySource, default_key_source};
 use crate::utf8::Utf8Validator;
@@ -695,7 +695,7 @@ impl Connection {
             let parsed = FrameHeader::parse(&rx.header[..rx.header_len])?;
             rx.header_len = 0;
             if let Some((header, _)) = parsed {
-                self.start_frame(now, header)?;
+                self.start_frame(now, header, &data[take..])?;
             }
         }
         Ok(&data[take..])
@@ -723,17 +723,30 @@ impl Connection {
         }
     }
 
-    fn start_frame(&mut self, now: Instant, header: FrameHeader) -> Result<(), ProtocolError> {
+    /// Starts a frame whose header was just read; `arriving` is the rest of the bytes at hand.
+    fn start_frame(
+        &mut self,
+        now: Instant,
+        header: FrameHeader,
+        arriving: &[u8],
+    ) -> Result<(), ProtocolError> {
         if !header.opcode.is_control() {
             let limits = &self.config;
             if header.payload_len > limits.max_frame_size as u64 {
                 return Err(ProtocolError::FrameTooLarge);
             }
             let total = self.rx.message_buf.len() as u64 + header.payload_len;
-            if self.rx.message_buf.capacity() == 0 && self.rx.regrow > 0 {
+            let buf = &mut self.rx.message_buf;
+            let declared = usize::try_from(header.payload_len).unwrap_or(usize::MAX);
+            if buf.capacity() == 0 && self.rx.regrow > 0 {
                 // Bounded by what the previous message really was, not by the header alone.
-                let declared = usize::try_from(header.payload_len).unwrap_or(usize::MAX);
-                self.rx.message_buf.reserve(declared.min(self.rx.regrow));
+                buf.reserve(declared.min(self.rx.regrow));
+            }
+            let in_hand = declared.min(arriving.len());
+            if buf.is_empty() && buf.capacity() < in_hand {
+                // One allocation for the messages of this read, not one (or two) per message:
+                // each is split off it in turn. Sized from bytes that are here.
+                buf.reserve(burst_len(in_hand, &arriving[in_hand..]));
             }
             if total > limits.max_message_size as u64 {
                 return Err(ProtocolError::MessageTooLarge);
@@ -788,11 +801,11 @@ impl Connection {
             &mut self.rx.message_buf
         };
         let start = buf.len();
-        buf.extend_from_slice(&data[..n]);
-        let fresh = &mut buf[start..];
-        if let Some(key) = frame.mask {
-            apply_mask(fresh, key, frame.received);
+        match frame.mask {
+            Some(key) => extend_masked(buf, &data[..n], key, frame.received),
+            None => buf.extend_from_slice(&data[..n]),
         }
+        let fresh = &buf[start..];
         // §8.1: fail as soon as the text can no longer be valid, not when the message ends.
         if is_text && !frame.opcode.is_control() {
             self.rx
@@ -1111,10 +1124,48 @@ fn take_message(buf: &mut BytesMut, regrow: &mut usize) -> Bytes {
         return std::mem::take(buf).freeze();
     }
     let payload = buf.split().freeze();
-    if buf.capacity() > RETAIN_CAPACITY {
+    // An empty remainder still shares the allocation the messages were split from: let it go,
+    // so the memory is freed as soon as the application drops them.
+    if buf.capacity() == 0 || buf.capacity() > RETAIN_CAPACITY {
         *buf = BytesMut::new();
     }
     payload
+}
+
+/// The payload bytes a burst of data frames brings: `first` bytes of the frame being started,
+/// then the complete and partial data frames that follow it in `rest`, up to
+/// [`RETAIN_CAPACITY`]. Only sizes a reservation: the frames are checked when they are read.
+fn burst_len(first: usize, rest: &[u8]) -> usize {
+    let mut total = first;
+    let mut rest = rest;
+    while total < RETAIN_CAPACITY {
+        let [first_byte, second_byte, ..] = *rest else {
+            break;
+        };
+        let header_len = FrameHeader::len_from_prefix(second_byte);
+        let Some(ext) = rest.get(2..header_len) else {
+            break;
+        };
+        let declared = match ext {
+            [a, b, ..] if second_byte & 0x7f == 126 => u64::from(u16::from_be_bytes([*a, *b])),
+            [a, b, c, d, e, f, g, h, ..] if second_byte & 0x7f == 127 => {
+                u64::from_be_bytes([*a, *b, *c, *d, *e, *f, *g, *h])
+            }
+            _ => u64::from(second_byte & 0x7f),
+        };
+        let after = &rest[header_len..];
+        let here = usize::try_from(declared).map_or(after.len(), |n| n.min(after.len()));
+        // Control frames (opcodes 8 and up) use their own buffer.
+        if first_byte & 0x08 == 0 {
+            total += here;
+        }
+        if here < after.len() {
+            rest = &after[here..];
+        } else {
+            break;
+        }
+    }
+    total
 }
 
 /// What each queued event counts in [`Connection::pending_event_bytes`] besides its payload:

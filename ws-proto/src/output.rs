@@ -10,7 +10,7 @@ use std::io::IoSlice;
 
 use bytes::{Buf, Bytes, BytesMut};
 
-use crate::frame::{FrameHeader, MAX_HEADER_LEN, apply_mask};
+use crate::frame::{FrameHeader, MAX_HEADER_LEN, extend_masked};
 
 /// Past this much spare capacity an empty tail buffer is released, so an idle connection does
 /// not keep the memory of its largest message.
@@ -61,10 +61,9 @@ impl Output {
         self.tail.reserve(need);
         self.tail_peak = self.tail_peak.max(self.tail.capacity());
         self.tail.extend_from_slice(&head[..head_len]);
-        let start = self.tail.len();
-        self.tail.extend_from_slice(payload);
-        if let Some(key) = header.mask {
-            apply_mask(&mut self.tail[start..], key, 0);
+        match header.mask {
+            Some(key) => extend_masked(&mut self.tail, payload, key, 0),
+            None => self.tail.extend_from_slice(payload),
         }
         self.len += head_len + payload.len();
     }

@@ -47,12 +47,23 @@ impl Utf8Validator {
             }
             input = &input[take..];
         }
-        match str::from_utf8(input) {
+        // A piece usually ends inside a code point only in its last three bytes: set those
+        // aside, so the rest (which then ends on a boundary) takes one pass of the SIMD
+        // validator, whose failure is then always a real error.
+        let cut = incomplete_tail(input);
+        if simdutf8::basic::from_utf8(&input[..cut]).is_err() {
+            return Err(InvalidUtf8);
+        }
+        let rest = &input[cut..];
+        if rest.is_empty() {
+            return Ok(());
+        }
+        match str::from_utf8(rest) {
+            // `incomplete_tail` only sets aside a lead byte that needs more than is there.
             Ok(_) => Ok(()),
             Err(e) if e.error_len().is_some() => Err(InvalidUtf8),
-            Err(e) => {
-                // A valid prefix of a code point is left over: at most three bytes.
-                let rest = &input[e.valid_up_to()..];
+            Err(_) => {
+                // A valid prefix of a code point: at most three bytes.
                 self.partial[..rest.len()].copy_from_slice(rest);
                 self.partial_len = rest.len() as u8;
                 Ok(())
@@ -71,6 +82,28 @@ impl Utf8Validator {
     pub fn is_mid_code_point(&self) -> bool {
         self.partial_len > 0
     }
+}
+
+/// Where the last code point of `input` starts if it is cut short: a multi-byte lead byte in
+/// the last three bytes, followed by fewer bytes than it needs. Otherwise `input.len()`.
+fn incomplete_tail(input: &[u8]) -> usize {
+    let len = input.len();
+    for back in 1..=len.min(3) {
+        let byte = input[len - back];
+        if byte & 0xC0 == 0x80 {
+            // A continuation byte: the lead is further back.
+            continue;
+        }
+        let needed = match byte {
+            0xC2..=0xDF => 2,
+            0xE0..=0xEF => 3,
+            0xF0..=0xF4 => 4,
+            // ASCII or a byte that cannot lead: nothing is cut short here.
+            _ => return len,
+        };
+        return if back < needed { len - back } else { len };
+    }
+    len
 }
 
 /// The length of the sequence a lead byte starts. Only called on bytes `str::from_utf8` already

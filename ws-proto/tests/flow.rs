@@ -132,3 +132,55 @@ fn a_declared_length_allocates_nothing_by_itself() {
         ws.buffer_capacity()
     );
 }
+
+#[test]
+fn a_burst_of_small_messages_shares_one_buffer_that_is_let_go_once_delivered() {
+    let mut ws = server(Config::default());
+    // One read with 1,000 small messages, a Ping among them, and half of a last message.
+    let mut burst = Vec::new();
+    for i in 0..1000u32 {
+        burst.extend(client_frame(true, 0x2, &i.to_be_bytes()));
+        if i == 500 {
+            burst.extend(client_frame(true, 0x9, b"ping"));
+        }
+    }
+    let last = client_frame(true, 0x1, "héllo, wörld".as_bytes());
+    let (first_half, second_half) = last.split_at(last.len() / 2);
+    burst.extend_from_slice(first_half);
+    ws.receive(start(), &burst);
+    // The payloads are sized from what arrived: 4,000 message bytes and the half message,
+    // not the length a header claims and not one growing buffer per message.
+    assert!(
+        ws.buffer_capacity() < 8 << 10,
+        "kept {}",
+        ws.buffer_capacity()
+    );
+    let mut held = Vec::new();
+    for i in 0..1000u32 {
+        match ws.poll_event() {
+            Some(Event::Binary(b)) => {
+                assert_eq!(&b[..], &i.to_be_bytes());
+                held.push(b);
+            }
+            Some(Event::Ping(p)) if i == 501 => {
+                assert_eq!(&p[..], b"ping");
+                let Some(Event::Binary(b)) = ws.poll_event() else {
+                    panic!("expected message {i}");
+                };
+                assert_eq!(&b[..], &i.to_be_bytes());
+                held.push(b);
+            }
+            other => panic!("message {i}: {other:?}"),
+        }
+    }
+    ws.receive(start(), second_half);
+    assert!(matches!(ws.poll_event(), Some(Event::Text(t)) if t == "héllo, wörld"));
+    // Messages the application still holds stay valid after the buffer moved on.
+    assert_eq!(&held[999][..], &999u32.to_be_bytes());
+    drop(held);
+    assert!(
+        ws.buffer_capacity() < 1024,
+        "an idle connection kept {} bytes of receive buffer",
+        ws.buffer_capacity()
+    );
+}

@@ -37,7 +37,8 @@
 //! compares every message with the payload, and every timed pass asserts the number of messages
 //! and bytes that came out.
 //!
-//! Options: `--seconds S` sets the measured time per case; `--tsv` prints tab-separated
+//! Options: `--seconds S` sets the measured time per case; `--only OP` and `--size BYTES` run
+//! one operation or one size (for profiling); `--tsv` prints tab-separated
 //! `op`, `size` (bytes), `gbps` and `memcpy_gbps` lines under a header instead of the table.
 
 use std::hint::black_box;
@@ -97,6 +98,8 @@ struct Row {
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut seconds = 0.3f64;
     let mut tsv = false;
+    let mut only: Option<String> = None;
+    let mut sizes = SIZES.to_vec();
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
@@ -108,8 +111,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 }
             }
             "--tsv" => tsv = true,
+            "--only" => only = Some(args.next().ok_or("--only needs an operation")?),
+            "--size" => {
+                let value = args.next().ok_or("--size needs a number of bytes")?;
+                sizes = vec![value.parse()?];
+            }
             "-h" | "--help" => {
-                println!("usage: proto [--seconds S] [--tsv]");
+                println!("usage: proto [--seconds S] [--tsv] [--only OP] [--size BYTES]");
                 return Ok(());
             }
             other => return Err(format!("unknown argument {other} (try --help)").into()),
@@ -119,9 +127,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     // Measured size by size, so each row and its memcpy reference see similar machine load.
     let mut rows = Vec::new();
-    for size in SIZES {
+    let ops: Vec<Op> = Op::ALL
+        .into_iter()
+        .filter(|op| only.as_deref().is_none_or(|name| name == op.name()))
+        .collect();
+    if ops.is_empty() {
+        return Err("--only: no such operation (memcpy, decode, encode, encode-client)".into());
+    }
+    for &size in &sizes {
         let memcpy_gbps = bench_memcpy(size, budget);
-        for op in Op::ALL {
+        for &op in &ops {
             let gbps = match op {
                 Op::Memcpy => memcpy_gbps,
                 Op::Decode => bench_decode(size, budget),

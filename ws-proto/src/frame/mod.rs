@@ -17,7 +17,7 @@
 
 mod mask;
 
-pub use mask::apply_mask;
+pub use mask::{apply_mask, extend_masked};
 
 use crate::ProtocolError;
 
