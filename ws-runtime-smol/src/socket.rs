@@ -136,6 +136,8 @@ impl Receiver {
     pub fn poll_recv(&self, cx: &mut Context<'_>) -> Poll<Option<Event>> {
         let mut inner = self.shared.lock();
         let was_paused = !inner.ws.wants_read();
+        let had_output = inner.ws.output_len() > 0;
+        let state = inner.ws.state();
         // The application polls the core itself, one event at a time, so what it sends in
         // answer goes out before a Close that arrived after the event (ws-proto's drive
         // contract).
@@ -156,11 +158,15 @@ impl Receiver {
             return Poll::Pending;
         };
         inner.finished |= matches!(event, Event::Closed(_));
-        // The driver paused reading and may now resume (the core's flow-control rule), or has
-        // output to write: let it go on.
-        let driver = (was_paused && inner.ws.wants_read() || inner.ws.output_len() > 0)
-            .then(|| inner.driver.clone())
-            .flatten();
+        // Wake the driver only when this call gave it something to do: reading may resume (the
+        // core's flow-control rule), output appeared where there was none (an automatic Pong,
+        // a Close echo), or the connection started closing (a transport action, a new timer).
+        // Output that was already queued has woken it before; waking it for every event
+        // would cost a wake-up per message.
+        let needs_driver = was_paused && inner.ws.wants_read()
+            || !had_output && inner.ws.output_len() > 0
+            || inner.ws.state() != state;
+        let driver = needs_driver.then(|| inner.driver.clone()).flatten();
         drop(inner);
         wake(driver);
         Poll::Ready(Some(event))
