@@ -108,6 +108,9 @@ struct Inner {
     registered: (bool, bool),
     /// Threads waiting in a blocking send.
     senders_waiting: usize,
+    /// Threads waiting in `recv` for an event or for the reading role. Condvars are only
+    /// notified when someone waits: a notification is a system call even with no waiter.
+    receivers_waiting: usize,
     /// `Event::Closed` was handed to the user: `recv` returns `None` from now on.
     finished: bool,
     /// Abort with a RST rather than a FIN.
@@ -131,7 +134,7 @@ impl Drop for HandleGuard {
         inner.orphaned = true;
         // Nobody will take events any more: drop them, so reading never stalls on them.
         while inner.ws.poll_event().is_some() {}
-        shared.drive(&mut inner, Instant::now());
+        shared.drive(&mut inner, None);
     }
 }
 
@@ -169,6 +172,7 @@ impl WebSocket {
                 watching: false,
                 registered: (false, false),
                 senders_waiting: 0,
+                receivers_waiting: 0,
                 finished: false,
                 reset: false,
                 armed: None,
@@ -185,7 +189,7 @@ impl WebSocket {
             let mut inner = shared.lock();
             inner.key = key;
             // The handshake response (server) and any frames after it go out now.
-            shared.drive(&mut inner, Instant::now());
+            shared.drive(&mut inner, None);
         }
         Ok(WebSocket::from_shared(shared))
     }
@@ -221,18 +225,17 @@ impl Receiver {
         let mut inner = shared.lock();
         inner.in_batch = false;
         loop {
-            let now = Instant::now();
             // The application polls the core itself, one event at a time, so whatever it sends
             // in answer goes out before a Close that arrived after the event (see the drive
             // contract of ws-proto).
             if let Some(event) = inner.ws.poll_event() {
                 inner.finished |= matches!(event, Event::Closed(_));
                 inner.in_batch = inner.ws.has_events();
-                shared.drive(&mut inner, now);
+                shared.drive(&mut inner, None);
                 return Ok(Some(event));
             }
             // Nothing queued: what the batch sent goes out before this thread blocks.
-            shared.drive(&mut inner, now);
+            shared.drive(&mut inner, None);
             if inner.finished {
                 return Ok(None);
             }
@@ -242,12 +245,19 @@ impl Receiver {
                 // Someone else is reading, or progress depends on the reactor (output to drain,
                 // a timer): wait for it.
                 _ => {
-                    inner = shared.wait(&shared.readable, inner, deadline).ok_or(())?;
+                    inner.receivers_waiting += 1;
+                    let woken = shared.wait(&shared.readable, inner, deadline);
+                    let timed_out = woken.is_none();
+                    inner = woken.unwrap_or_else(|| shared.lock());
+                    inner.receivers_waiting -= 1;
+                    if timed_out {
+                        return Err(());
+                    }
                     continue;
                 }
             };
             if deadline.is_some() || inner.read_timeout_set {
-                let left = deadline.map(|d| d.saturating_duration_since(now));
+                let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
                 if left.is_some_and(|left| left.is_zero()) {
                     return Err(());
                 }
@@ -279,11 +289,13 @@ impl Receiver {
             inner.reading = false;
             inner.away_since = Some(Instant::now());
             // Another receiver may have waited for the reading role.
-            shared.readable.notify_all();
+            if inner.receivers_waiting > 0 {
+                shared.readable.notify_all();
+            }
             if result.is_err() {
                 // Timed out (`recv_timeout`): the deadline decides.
                 if deadline.is_some_and(|d| Instant::now() >= d) {
-                    shared.drive(&mut inner, Instant::now());
+                    shared.drive(&mut inner, None);
                     return Err(());
                 }
             }
@@ -354,7 +366,7 @@ impl Sender {
     pub fn close(&self, code: CloseCode, reason: &str) -> Result<(), SendError> {
         let mut inner = self.shared.lock();
         let result = inner.ws.close(Instant::now(), code, reason);
-        self.shared.drive(&mut inner, Instant::now());
+        self.shared.drive(&mut inner, None);
         SendError::from_close(result)
     }
 
@@ -365,7 +377,7 @@ impl Sender {
         let mut inner = self.shared.lock();
         inner.reset = true;
         inner.ws.abort();
-        self.shared.drive(&mut inner, Instant::now());
+        self.shared.drive(&mut inner, None);
     }
 
     /// The connection's state.
@@ -397,7 +409,7 @@ impl Sender {
         loop {
             match send(&mut inner.ws) {
                 Ok(()) => {
-                    shared.drive(&mut inner, Instant::now());
+                    shared.drive(&mut inner, None);
                     return Ok(());
                 }
                 Err(CoreError::OutputFull) if block => {
@@ -446,7 +458,10 @@ impl Shared {
     /// contract: write the output (unless a receive batch defers it), act on transport
     /// actions, wake whoever can now make progress, and tell the reactor what to watch and
     /// when to call back.
-    fn drive(&self, inner: &mut Inner, now: Instant) {
+    ///
+    /// `now` is the time if the caller has it; otherwise the clock is read only while the
+    /// application is away from `recv` (a clock read per message adds up).
+    fn drive(&self, inner: &mut Inner, now: Option<Instant>) {
         let defer = inner.in_batch && !inner.orphaned && inner.ws.output_len() < DEFER_LIMIT;
         if !defer && !inner.write_blocked {
             inner.flush();
@@ -463,7 +478,11 @@ impl Shared {
                 TransportAction::Close => self.close_transport(inner),
             }
         }
-        if inner.ws.has_events() || inner.finished || inner.ws.state() == ConnectionState::Closed {
+        if inner.receivers_waiting > 0
+            && (inner.ws.has_events()
+                || inner.finished
+                || inner.ws.state() == ConnectionState::Closed)
+        {
             self.readable.notify_all();
         }
         if inner.senders_waiting > 0
@@ -471,7 +490,7 @@ impl Shared {
         {
             self.space.notify_all();
         }
-        let Some(tcp) = inner.tcp.clone() else {
+        let Some(tcp) = &inner.tcp else {
             return;
         };
         // Readiness: writable while output waits for room; readable when no application thread
@@ -482,15 +501,19 @@ impl Shared {
             && inner.ws.wants_read();
         let wanted = (watch_read, inner.write_blocked);
         if wanted != inner.registered && (wanted.0 || wanted.1) {
-            self.reactor.interest(inner.key, &tcp, wanted.0, wanted.1);
+            self.reactor.interest(inner.key, tcp, wanted.0, wanted.1);
             inner.registered = wanted;
         }
         // The next call-back: the core's deadline, or the read sweep while the application is
-        // away from `recv` (which also writes output a batch left deferred).
+        // away from `recv` (which also writes output a batch left deferred). A call-back already
+        // due by `since + READ_SWEEP` covers the sweep (one that comes
+        // early finds the application not away long enough and re-arms): no clock read then,
+        // which keeps it off the per-message path.
         let sweep = inner
             .away_since
             .filter(|_| !inner.watching && !inner.read_done && inner.ws.wants_read() || defer)
-            .map(|since| since.max(now) + READ_SWEEP);
+            .filter(|&since| inner.armed.is_none_or(|armed| armed > since + READ_SWEEP))
+            .map(|since| since.max(now.unwrap_or_else(Instant::now)) + READ_SWEEP);
         let next = match (inner.ws.poll_timeout(), sweep) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
@@ -537,7 +560,7 @@ impl Shared {
         if inner.ws.poll_timeout().is_some_and(|at| at <= now) {
             inner.ws.handle_timeout(now);
         }
-        self.drive(&mut inner, now);
+        self.drive(&mut inner, Some(now));
     }
 
     /// The reactor's call-back when the socket is ready.
@@ -552,7 +575,7 @@ impl Shared {
         if readable && !inner.reading {
             inner.read_available(now);
         }
-        self.drive(&mut inner, now);
+        self.drive(&mut inner, Some(now));
     }
 }
 

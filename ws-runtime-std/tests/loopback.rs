@@ -555,3 +555,47 @@ fn short_writes_to_a_slow_reader_lose_nothing() {
     ws.send_binary(&data).unwrap();
     server.join().unwrap();
 }
+
+/// Two threads in `recv` on one connection: one reads the socket, the other waits for it and
+/// must be woken for the event it did not read itself; a `recv_timeout` that waits behind the
+/// reader times out on time.
+#[test]
+fn two_receiving_threads_each_get_woken() {
+    let server = echo_server(Config::default());
+    let (ws, _) = connect(&url(&server)).unwrap();
+    let ws = Arc::new(ws);
+    let started = Instant::now();
+    assert_eq!(ws.recv_timeout(Duration::from_millis(200)), Err(()));
+    assert!(started.elapsed() < Duration::from_secs(5));
+    let (tx, rx) = mpsc::channel();
+    let receivers: Vec<_> = (0..2)
+        .map(|_| {
+            let (ws, tx) = (Arc::clone(&ws), tx.clone());
+            thread::spawn(move || tx.send(ws.recv_timeout(WAIT)).unwrap())
+        })
+        .collect();
+    // Both threads are in `recv` (one reading, one waiting) before anything arrives.
+    thread::sleep(Duration::from_millis(100));
+    let waiting = Arc::clone(&ws);
+    let timed = thread::spawn(move || {
+        let started = Instant::now();
+        let result = waiting.recv_timeout(Duration::from_millis(300));
+        (result, started.elapsed())
+    });
+    let (result, took) = timed.join().unwrap();
+    assert_eq!(result, Err(()), "nothing arrived for the third receiver");
+    assert!(took < Duration::from_secs(5), "the timeout took {took:?}");
+    ws.send_text("one").unwrap();
+    ws.send_text("two").unwrap();
+    let mut got: Vec<Event> = (0..2)
+        .map(|_| rx.recv_timeout(WAIT).unwrap().unwrap().unwrap())
+        .collect();
+    got.sort_by_key(|e| format!("{e:?}"));
+    assert_eq!(
+        got,
+        vec![Event::Text("one".into()), Event::Text("two".into())]
+    );
+    for receiver in receivers {
+        receiver.join().unwrap();
+    }
+}
