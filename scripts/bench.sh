@@ -13,7 +13,9 @@
 #   fastwebsockets     bench/src/bin/peer_fastwebsockets.rs (hyper 1 + tokio, 2 workers)
 #   smol               ws-runtime-smol's echo_server example (SMOL_THREADS executor threads)
 #   std                ws-runtime-std's echo_server example
-#   ws-api-smol        ws-api's echo_server example, --runtime smol
+#   ws-api-smol        ws-api's echo_server example, --runtime smol (callbacks on the blocking
+#                      pool, the default: safe for callbacks that block)
+#   ws-api-smol-inline the same with --inline-callbacks (callbacks on the executor)
 #   ws-api-std         ws-api's echo_server example, --runtime std
 # The load generator is bench/src/bin/load.rs, idle memory bench/src/bin/idle.rs, the core's
 # micro-benchmarks bench/src/bin/proto.rs; bench/ is a standalone package outside the
@@ -39,7 +41,7 @@
 # Settings (environment): REPEATS, SECONDS (measured seconds per run), WARMUP, IDLE_CONNECTIONS
 # (0 skips the idle measurement), SERVERS, SCENARIOS, PROTO (0 skips the micro-benchmarks),
 # OUT (output directory, default target/bench/report). Modes set the defaults:
-#   full:  REPEATS=3 SECONDS=2.5 WARMUP=1 IDLE_CONNECTIONS=10000 PROTO=1
+#   full:  REPEATS=3 SECONDS=2 WARMUP=1 IDLE_CONNECTIONS=10000 PROTO=1
 #   quick: REPEATS=1 SECONDS=1 WARMUP=0.5 IDLE_CONNECTIONS=1000 PROTO=1
 # Outputs in OUT: results.tsv, idle.tsv, proto.tsv (raw), report.md (tables), chart.svg.
 # Exits non-zero if any run failed (including echoes that did not match what was sent).
@@ -48,7 +50,7 @@ set -euo pipefail
 
 mode=${1:-full}
 case "$mode" in
-  full) d_repeats=3 d_seconds=2.5 d_warmup=1 d_idle=10000 ;;
+  full) d_repeats=3 d_seconds=2 d_warmup=1 d_idle=10000 ;;
   quick) d_repeats=1 d_seconds=1 d_warmup=0.5 d_idle=1000 ;;
   *) echo "usage: scripts/bench.sh [full|quick]" >&2; exit 2 ;;
 esac
@@ -64,7 +66,7 @@ cd "$(dirname "$0")/.."
 root=$(pwd)
 out=${OUT:-$root/target/bench/report}
 
-all_servers="tcp-raw tokio-tungstenite fastwebsockets smol std ws-api-smol ws-api-std"
+all_servers="tcp-raw tokio-tungstenite fastwebsockets smol std ws-api-smol ws-api-smol-inline ws-api-std"
 servers=${SERVERS:-$all_servers}
 # id:connections:pipeline:size:kind:description
 all_scenarios=(
@@ -127,6 +129,7 @@ server_command() {
     smol) echo "$bin/echo-server-smol" ;;
     std) echo "$bin/echo-server-std" ;;
     ws-api-smol) echo "$bin/echo-server-api --runtime smol" ;;
+    ws-api-smol-inline) echo "$bin/echo-server-api --runtime smol --inline-callbacks" ;;
     ws-api-std) echo "$bin/echo-server-api --runtime std" ;;
   esac
 }

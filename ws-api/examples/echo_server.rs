@@ -3,8 +3,12 @@
 //! echo servers.
 //!
 //! ```text
-//! cargo run --release -p ws-api --example echo_server -- --addr 127.0.0.1:9004 [--runtime std|smol]
+//! cargo run --release -p ws-api --example echo_server -- --addr 127.0.0.1:9004 \
+//!     [--runtime std|smol] [--inline-callbacks]
 //! ```
+//!
+//! `--inline-callbacks` runs the callbacks on smol's executor instead of its blocking pool
+//! (see `WebServerOptions::inline_callbacks`): faster, but only for callbacks that never block.
 
 mod common;
 
@@ -35,12 +39,13 @@ impl ConnectionHandler for Echo {
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args = common::parse(
         "127.0.0.1:9004",
-        "echo_server [--addr HOST:PORT] [--runtime std|smol]",
+        "echo_server [--addr HOST:PORT] [--runtime std|smol] [--inline-callbacks]",
     );
     let web = WebServer::start(
         WebServerOptions::new()
             .addr(args.addr.as_str())?
-            .runtime(args.runtime),
+            .runtime(args.runtime)
+            .inline_callbacks(args.inline_callbacks),
     )?;
     let _server = WebSocketServer::new(EchoServer, ServerOptions::new().web_server(&web))?;
     println!(

@@ -1,4 +1,5 @@
-//! Command-line parsing shared by the examples: `--addr HOST:PORT`, `--runtime std|smol`.
+//! Command-line parsing shared by the examples: `--addr HOST:PORT`, `--runtime std|smol`,
+//! `--inline-callbacks`.
 
 #![allow(dead_code)]
 
@@ -8,6 +9,9 @@ use ws_api::Runtime;
 pub(crate) struct Args {
     pub(crate) addr: String,
     pub(crate) runtime: Runtime,
+    /// Callbacks on the executor instead of the blocking pool (smol; see
+    /// `WebServerOptions::inline_callbacks`).
+    pub(crate) inline_callbacks: bool,
     pub(crate) positional: Vec<String>,
 }
 
@@ -15,6 +19,7 @@ pub(crate) fn parse(default_addr: &str, usage: &str) -> Args {
     let mut args = Args {
         addr: default_addr.to_owned(),
         runtime: Runtime::default(),
+        inline_callbacks: false,
         positional: Vec::new(),
     };
     let mut it = std::env::args().skip(1);
@@ -28,6 +33,7 @@ pub(crate) fn parse(default_addr: &str, usage: &str) -> Args {
                     _ => fail(usage),
                 }
             }
+            "--inline-callbacks" => args.inline_callbacks = true,
             "-h" | "--help" => fail(usage),
             "--serve" => args.positional.push(arg),
             other if other.starts_with("--") => fail(usage),

@@ -19,13 +19,11 @@ use crate::dispatch::Session;
 
 crate::link::impl_link!(Sender, try_close);
 
-/// Most events handed to the blocking pool in one go.
-const BATCH: usize = 64;
-
 /// Runs a connection's callbacks: on the executor when `inline`, else on smol's blocking pool,
-/// where a callback that blocks stalls neither IO nor other connections. Events already
-/// queued are handled in the same hand-off, so the pool's cost is paid per batch, not per
-/// message.
+/// where a callback that blocks stalls neither IO nor other connections. Every event ready by
+/// the time a callback returns is handled in the same hand-off, so the pool's cost (two thread
+/// switches) is paid per burst, not per message; a connection that never pauses keeps its pool
+/// thread, like a thread per busy connection.
 async fn drive(ws: ws_runtime_smol::WebSocket, mut session: Box<dyn Session>, inline: bool) {
     let (sender, receiver) = ws.split();
     if inline {
@@ -48,13 +46,10 @@ async fn drive(ws: ws_runtime_smol::WebSocket, mut session: Box<dyn Session>, in
         // event at a time, never ahead of the callbacks.
         (session, receiver) = smol::unblock(move || {
             session.event(first);
-            for _ in 1..BATCH {
-                match futures_lite::future::block_on(futures_lite::future::poll_once(
-                    receiver.recv(),
-                )) {
-                    Some(Some(event)) => session.event(event),
-                    _ => break,
-                }
+            while let Some(Some(event)) =
+                futures_lite::future::block_on(futures_lite::future::poll_once(receiver.recv()))
+            {
+                session.event(event);
             }
             (session, receiver)
         })
