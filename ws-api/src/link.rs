@@ -5,7 +5,7 @@
 use std::sync::{Arc, OnceLock};
 
 use ws_adapter::{SendError, TrySendError};
-use ws_proto::{CloseCode, PreparedMessage};
+use ws_proto::{Bytes, CloseCode, PreparedMessage};
 
 use crate::error::check_close;
 use crate::status::StatusCell;
@@ -14,7 +14,8 @@ use crate::{Data, Error, Status};
 /// One frame to send.
 pub(crate) enum Frame<'a> {
     Text(&'a str),
-    Binary(&'a [u8]),
+    /// Shared, so a server queues a large payload without copying it.
+    Binary(&'a Bytes),
     Prepared(&'a PreparedMessage),
 }
 
@@ -132,7 +133,7 @@ macro_rules! impl_link {
                 use $crate::link::Frame;
                 let sent = match frame {
                     Frame::Text(text) => self.try_send_text(text),
-                    Frame::Binary(bytes) => self.try_send_binary(bytes),
+                    Frame::Binary(bytes) => self.try_send_binary_shared(bytes.clone()),
                     Frame::Prepared(message) => self.try_send_prepared(message),
                 };
                 sent.map_err($crate::link::send_error)

@@ -187,8 +187,8 @@ struct Receiver {
     message: Option<InMessage>,
     /// Payload of the data message being received; split off and frozen when it completes.
     message_buf: BytesMut,
-    /// The size of the last large message, up to [`REGROW_MAX`]: the next one reserves that
-    /// much at once instead of growing (and copying) step by step. Never more than a peer has
+    /// The size of the last message of [`REGROW_MIN`] bytes or more, up to [`REGROW_MAX`]: the
+    /// next one reserves that much at once instead of growing (and copying) step by step. Never more than a peer has
     /// actually sent, and never sized from a declared length alone.
     regrow: usize,
     control_buf: BytesMut,
@@ -441,6 +441,21 @@ impl Connection {
     /// Queues a binary message. Errors as for [`send_text`](Self::send_text).
     pub fn send_binary(&mut self, data: &[u8]) -> Result<(), Error> {
         self.send_message(DataKind::Binary, data)
+    }
+
+    /// Queues a text message the caller already holds as [`Utf8Bytes`] (for instance one it
+    /// received): like [`send_text`](Self::send_text), but a server queues a payload of
+    /// [`SHARE_MIN`] bytes or more as it is, without copying it. A client masks a copy (RFC
+    /// 6455 §5.3). Errors as for [`send_text`](Self::send_text).
+    pub fn send_text_shared(&mut self, text: Utf8Bytes) -> Result<(), Error> {
+        self.send_message_shared(DataKind::Text, text.into_bytes())
+    }
+
+    /// Queues a binary message the caller already holds as [`Bytes`]: like
+    /// [`send_binary`](Self::send_binary), but a server queues a payload of [`SHARE_MIN`] bytes
+    /// or more as it is, without copying it. Errors as for [`send_text`](Self::send_text).
+    pub fn send_binary_shared(&mut self, data: Bytes) -> Result<(), Error> {
+        self.send_message_shared(DataKind::Binary, data)
     }
 
     /// Queues one fragment of a text message (RFC 6455 §5.4): the first call starts the message,
@@ -737,16 +752,17 @@ impl Connection {
             }
             let total = self.rx.message_buf.len() as u64 + header.payload_len;
             let buf = &mut self.rx.message_buf;
-            let declared = usize::try_from(header.payload_len).unwrap_or(usize::MAX);
-            if buf.capacity() == 0 && self.rx.regrow > 0 {
-                // Bounded by what the previous message really was, not by the header alone.
-                buf.reserve(declared.min(self.rx.regrow));
-            }
-            let in_hand = declared.min(arriving.len());
-            if buf.is_empty() && buf.capacity() < in_hand {
-                // One allocation for the messages of this read, not one (or two) per message:
-                // each is split off it in turn. Sized from bytes that are here.
-                buf.reserve(burst_len(in_hand, &arriving[in_hand..]));
+            if buf.is_empty() {
+                // A new message reserves once what is sure to come: as much as the previous
+                // large message really was (never sized from the header alone), or all the
+                // messages of this read, which are then split off one allocation in turn
+                // instead of allocating per message.
+                let declared = usize::try_from(header.payload_len).unwrap_or(usize::MAX);
+                let in_hand = declared.min(arriving.len());
+                let earned = declared.min(self.rx.regrow);
+                if buf.capacity() < in_hand.max(earned) {
+                    buf.reserve(earned.max(burst_len(in_hand, &arriving[in_hand..])));
+                }
             }
             if total > limits.max_message_size as u64 {
                 return Err(ProtocolError::MessageTooLarge);
@@ -1030,6 +1046,37 @@ impl Connection {
         Ok(())
     }
 
+    fn send_message_shared(&mut self, kind: DataKind, payload: Bytes) -> Result<(), Error> {
+        if self.role == Role::Client || payload.len() < SHARE_MIN {
+            return self.send_message(kind, &payload);
+        }
+        self.check_can_send()?;
+        if self.sending.is_some() {
+            return Err(Error::MessageInProgress);
+        }
+        let size = match self.config.send_fragment_size {
+            Some(size) if size > 0 => size,
+            _ => payload.len(),
+        };
+        let mut opcode = kind.opcode();
+        let mut rest = payload;
+        loop {
+            let chunk = rest.split_to(size.min(rest.len()));
+            let header = FrameHeader {
+                fin: rest.is_empty(),
+                rsv: 0,
+                opcode,
+                mask: None,
+                payload_len: chunk.len() as u64,
+            };
+            self.output.push_frame_shared(header, chunk);
+            if rest.is_empty() {
+                return Ok(());
+            }
+            opcode = OpCode::Continuation;
+        }
+    }
+
     fn send_fragment(&mut self, kind: DataKind, payload: &[u8], fin: bool) -> Result<(), Error> {
         self.check_can_send()?;
         let opcode = match self.sending {
@@ -1105,8 +1152,17 @@ impl std::fmt::Debug for Connection {
     }
 }
 
+/// From this payload size on, a server queues a payload sent as [`Bytes`] or [`Utf8Bytes`]
+/// without copying it. Below it, copying into the output buffer costs less than a separate
+/// chunk in the vectored write.
+pub const SHARE_MIN: usize = 4 << 10;
+
 /// Most a receive buffer is reserved at once from the size of the previous message.
 const REGROW_MAX: usize = 256 << 10;
+
+/// Messages from this size on set the size the next message reserves at once; smaller ones
+/// grow in a step or two anyway.
+const REGROW_MIN: usize = 4 << 10;
 
 /// Event queue slots kept once the queue drains.
 const EVENTS_RETAINED: usize = 64;
@@ -1119,8 +1175,10 @@ const RETAIN_CAPACITY: usize = 64 << 10;
 /// its whole allocation, and a large spare remainder is released, so the buffer never keeps the
 /// memory of the largest message received.
 fn take_message(buf: &mut BytesMut, regrow: &mut usize) -> Bytes {
-    if buf.len() > RETAIN_CAPACITY {
+    if buf.len() >= REGROW_MIN {
         *regrow = buf.len().min(REGROW_MAX);
+    }
+    if buf.len() > RETAIN_CAPACITY {
         return std::mem::take(buf).freeze();
     }
     let payload = buf.split().freeze();

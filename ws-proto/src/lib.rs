@@ -106,7 +106,8 @@ mod utf8_bytes;
 pub use close::{CloseCode, CloseFrame, CloseInitiator, CloseOutcome};
 pub use config::{Config, Role};
 pub use connection::{
-    Connection, ConnectionState, DataKind, EVENT_OVERHEAD, Event, PreparedMessage, TransportAction,
+    Connection, ConnectionState, DataKind, EVENT_OVERHEAD, Event, PreparedMessage, SHARE_MIN,
+    TransportAction,
 };
 pub use error::{Error, ProtocolError};
 pub use handshake::{
@@ -118,3 +119,6 @@ pub use rng::RandKeySource;
 pub use rng::{KeySource, SeededKeySource};
 pub use time::deadline;
 pub use utf8_bytes::Utf8Bytes;
+
+/// The shared byte buffer of binary payloads ([`Event::Binary`], [`Connection::send_binary_shared`]).
+pub use bytes::Bytes;

@@ -68,6 +68,16 @@ impl Output {
         self.len += head_len + payload.len();
     }
 
+    /// Encodes an unmasked frame whose payload is queued as it is, without copying it: the
+    /// header goes into the tail, the payload follows as its own chunk.
+    pub(crate) fn push_frame_shared(&mut self, header: FrameHeader, payload: Bytes) {
+        debug_assert!(header.mask.is_none(), "a masked payload must be copied");
+        let mut head = [0u8; MAX_HEADER_LEN];
+        let head_len = header.encode(&mut head);
+        self.push_slice(&head[..head_len]);
+        self.push_bytes(payload);
+    }
+
     /// Queues bytes that are already encoded, without copying them.
     pub(crate) fn push_bytes(&mut self, bytes: Bytes) {
         if bytes.is_empty() {

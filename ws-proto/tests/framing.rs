@@ -464,3 +464,65 @@ mod limits {
         assert_eq!(d.events[0], text("unread"));
     }
 }
+
+/// Everything `connection` has queued, drained.
+fn all_output(connection: &mut ws_proto::Connection) -> Vec<u8> {
+    let mut out = Vec::new();
+    while connection.output_len() > 0 {
+        let front = connection.output().to_vec();
+        connection.consume_output(front.len());
+        out.extend(front);
+    }
+    out
+}
+
+/// A payload sent as shared bytes goes on the wire exactly as one sent as a slice, whatever
+/// its size (copied below `SHARE_MIN`, queued as it is from there on a server), its kind, the
+/// role (a client masks a copy) and the fragmentation setting.
+#[test]
+fn shared_sends_encode_like_copied_ones() {
+    use ws_proto::{Bytes, Connection, SHARE_MIN, SeededKeySource, Utf8Bytes};
+    let sizes = [0, 10, SHARE_MIN - 1, SHARE_MIN, 3 * SHARE_MIN + 5, 200_000];
+    for role in [Role::Server, Role::Client] {
+        for fragment in [None, Some(1000), Some(SHARE_MIN)] {
+            for size in sizes {
+                let config = Config::default().with_send_fragment_size(fragment);
+                let conn = || {
+                    let keys = Box::new(SeededKeySource::new(7));
+                    Connection::with_key_source(role, config.clone(), keys, start())
+                };
+                let data: Vec<u8> = (0..size).map(|i| (i * 13) as u8).collect();
+                let text = "é".repeat(size / 2);
+                let (mut copied, mut shared) = (conn(), conn());
+                copied.send_binary(&data).unwrap();
+                copied.send_text(&text).unwrap();
+                shared
+                    .send_binary_shared(Bytes::from(data.clone()))
+                    .unwrap();
+                shared
+                    .send_text_shared(Utf8Bytes::from(text.clone()))
+                    .unwrap();
+                assert_eq!(
+                    all_output(&mut copied),
+                    all_output(&mut shared),
+                    "{role:?}, fragments {fragment:?}, {size} bytes"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn shared_sends_follow_the_send_rules() {
+    use ws_proto::{Bytes, Connection, Error, SHARE_MIN};
+    let mut ws = Connection::new(Role::Server, Config::default(), start());
+    ws.send_binary_fragment(b"part", false).unwrap();
+    let big = Bytes::from(vec![0u8; SHARE_MIN]);
+    assert_eq!(
+        ws.send_binary_shared(big.clone()),
+        Err(Error::MessageInProgress)
+    );
+    ws.send_binary_fragment(b"end", true).unwrap();
+    ws.close(start(), ws_proto::CloseCode::NORMAL, "").unwrap();
+    assert_eq!(ws.send_binary_shared(big), Err(Error::Closed));
+}
