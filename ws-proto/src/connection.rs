@@ -187,8 +187,8 @@ struct Receiver {
     message: Option<InMessage>,
     /// Payload of the data message being received; split off and frozen when it completes.
     message_buf: BytesMut,
-    /// The size of the last message of [`REGROW_MIN`] bytes or more, up to [`REGROW_MAX`]: the
-    /// next one reserves that much at once instead of growing (and copying) step by step. Never more than a peer has
+    /// The size of the last large message, up to [`REGROW_MAX`]: the next one reserves that
+    /// much at once instead of growing (and copying) step by step. Never more than a peer has
     /// actually sent, and never sized from a declared length alone.
     regrow: usize,
     control_buf: BytesMut,
@@ -1174,10 +1174,6 @@ pub const SHARE_MIN: usize = 4 << 10;
 /// Most a receive buffer is reserved at once from the size of the previous message.
 const REGROW_MAX: usize = 256 << 10;
 
-/// Messages from this size on set the size the next message reserves at once; smaller ones
-/// grow in a step or two anyway.
-const REGROW_MIN: usize = 4 << 10;
-
 /// Event queue slots kept once the queue drains.
 const EVENTS_RETAINED: usize = 64;
 
@@ -1189,10 +1185,8 @@ const RETAIN_CAPACITY: usize = 64 << 10;
 /// its whole allocation, and a large spare remainder is released, so the buffer never keeps the
 /// memory of the largest message received.
 fn take_message(buf: &mut BytesMut, regrow: &mut usize) -> Bytes {
-    if buf.len() >= REGROW_MIN {
-        *regrow = buf.len().min(REGROW_MAX);
-    }
     if buf.len() > RETAIN_CAPACITY {
+        *regrow = buf.len().min(REGROW_MAX);
         return std::mem::take(buf).freeze();
     }
     let payload = buf.split().freeze();
