@@ -15,6 +15,7 @@
 //!   a client-role connection, in 64 KiB reads as the adapters do: [`Connection::receive`] while
 //!   [`Connection::wants_read`] holds, then the drive contract's drain (output, transport
 //!   actions, [`Connection::poll_event`] until `None`).
+//! * `decode-binary`: the same with Binary frames: parsing and unmasking, no UTF-8 validation.
 //! * `encode`: a server-role connection queueing Text messages with [`Connection::send_text`]
 //!   until at least 64 KiB is queued (one message when it is larger), then draining the queue as
 //!   the adapters' write step does: [`Connection::output_vectored`] into up to 64 slices, which
@@ -71,17 +72,25 @@ const REPEATS: u32 = 5;
 enum Op {
     Memcpy,
     Decode,
+    DecodeBinary,
     Encode,
     EncodeClient,
 }
 
 impl Op {
-    const ALL: [Op; 4] = [Op::Memcpy, Op::Decode, Op::Encode, Op::EncodeClient];
+    const ALL: [Op; 5] = [
+        Op::Memcpy,
+        Op::Decode,
+        Op::DecodeBinary,
+        Op::Encode,
+        Op::EncodeClient,
+    ];
 
     fn name(self) -> &'static str {
         match self {
             Op::Memcpy => "memcpy",
             Op::Decode => "decode",
+            Op::DecodeBinary => "decode-binary",
             Op::Encode => "encode",
             Op::EncodeClient => "encode-client",
         }
@@ -139,7 +148,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         for &op in &ops {
             let gbps = match op {
                 Op::Memcpy => memcpy_gbps,
-                Op::Decode => bench_decode(size, budget),
+                Op::Decode => bench_decode(size, budget, false),
+                Op::DecodeBinary => bench_decode(size, budget, true),
                 Op::Encode => bench_encode(Role::Server, size, budget),
                 Op::EncodeClient => bench_encode(Role::Client, size, budget),
             };
@@ -259,10 +269,11 @@ fn bench_memcpy(size: usize, budget: Duration) -> f64 {
 
 // ------------------------------------------------------------------------------------ decode
 
-fn bench_decode(size: usize, budget: Duration) -> f64 {
+/// Text frames (unmasking and UTF-8 validation), or binary ones (unmasking only).
+fn bench_decode(size: usize, budget: Duration, binary: bool) -> f64 {
     let payload = text_payload(size);
     let messages = messages_per_pass(size);
-    let wire = client_frames(&payload, messages);
+    let wire = client_frames(&payload, messages, binary);
     let now = Instant::now();
 
     // Check once that every frame decodes to the payload.
@@ -271,7 +282,7 @@ fn bench_decode(size: usize, budget: Duration) -> f64 {
     decode_pass(&mut server, &wire, now, |text| {
         assert_eq!(
             text,
-            payload.as_str(),
+            payload.as_bytes(),
             "decode: a message differs from the payload"
         );
         seen += 1;
@@ -294,14 +305,17 @@ fn bench_decode(size: usize, budget: Duration) -> f64 {
     })
 }
 
-/// `messages` masked Text frames of `payload`, as a client connection writes them.
-fn client_frames(payload: &str, messages: usize) -> Vec<u8> {
+/// `messages` masked Text (or Binary) frames of `payload`, as a client connection writes them.
+fn client_frames(payload: &str, messages: usize, binary: bool) -> Vec<u8> {
     let mut client = client(Instant::now());
     let mut wire = Vec::new();
     for _ in 0..messages {
-        client
-            .send_text(payload)
-            .expect("client send_text failed with its output drained");
+        let sent = if binary {
+            client.send_binary(payload.as_bytes())
+        } else {
+            client.send_text(payload)
+        };
+        sent.expect("client send failed with its output drained");
         while !client.output().is_empty() {
             let out = client.output();
             let n = out.len();
@@ -323,7 +337,12 @@ fn client(now: Instant) -> Connection {
 
 /// Feeds `wire` to `server` in [`READ_CHUNK`] reads, draining after each read as the drive
 /// contract says, and hands every Text message to `on_text`.
-fn decode_pass(server: &mut Connection, wire: &[u8], now: Instant, mut on_text: impl FnMut(&str)) {
+fn decode_pass(
+    server: &mut Connection,
+    wire: &[u8],
+    now: Instant,
+    mut on_message: impl FnMut(&[u8]),
+) {
     for chunk in wire.chunks(READ_CHUNK) {
         // The events of the previous read were all taken, so reading is always allowed here.
         assert!(server.wants_read(), "decode: the server stopped reading");
@@ -333,7 +352,8 @@ fn decode_pass(server: &mut Connection, wire: &[u8], now: Instant, mut on_text: 
         assert_eq!(server.poll_transport(), None, "decode: a transport action");
         while let Some(event) = server.poll_event() {
             match event {
-                Event::Text(text) => on_text(text.as_str()),
+                Event::Text(text) => on_message(text.as_bytes()),
+                Event::Binary(data) => on_message(&data),
                 other => panic!("decode: unexpected event {other:?}"),
             }
         }
