@@ -139,12 +139,21 @@ macro_rules! for_each_send {
             /// as one received: a server queues a payload of
             /// [`SHARE_MIN`](ws_proto::SHARE_MIN) bytes or more without copying it.
             send_text_shared / try_send_text_shared (text: ws_proto::Utf8Bytes)
-                => |ws| ws.send_text_shared(text.clone());
+                => |ws| if text.len() < ws_proto::SHARE_MIN {
+                    // Copied anyway: spare the reference count a round trip.
+                    ws.send_text(&text)
+                } else {
+                    ws.send_text_shared(text.clone())
+                };
             /// Sends a binary message already held as [`Bytes`](ws_proto::Bytes), such as one
             /// received: a server queues a payload of [`SHARE_MIN`](ws_proto::SHARE_MIN) bytes
             /// or more without copying it.
             send_binary_shared / try_send_binary_shared (data: ws_proto::Bytes)
-                => |ws| ws.send_binary_shared(data.clone());
+                => |ws| if data.len() < ws_proto::SHARE_MIN {
+                    ws.send_binary(&data)
+                } else {
+                    ws.send_binary_shared(data.clone())
+                };
             /// Sends a message encoded once for many connections (a broadcast).
             send_prepared / try_send_prepared (message: &ws_proto::PreparedMessage)
                 => |ws| ws.send_prepared(message);

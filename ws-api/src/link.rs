@@ -133,6 +133,10 @@ macro_rules! impl_link {
                 use $crate::link::Frame;
                 let sent = match frame {
                     Frame::Text(text) => self.try_send_text(text),
+                    // Below `SHARE_MIN` the payload is copied anyway: no reference count.
+                    Frame::Binary(bytes) if bytes.len() < ws_proto::SHARE_MIN => {
+                        self.try_send_binary(bytes)
+                    }
                     Frame::Binary(bytes) => self.try_send_binary_shared(bytes.clone()),
                     Frame::Prepared(message) => self.try_send_prepared(message),
                 };
