@@ -4,7 +4,7 @@
 # micro-benchmarks. Writes BENCHMARKS-style Markdown tables and an SVG chart.
 #
 #   scripts/bench.sh                 # the full run for the record (about 13 minutes)
-#   scripts/bench.sh quick           # about 2 minutes, for iterating
+#   scripts/bench.sh quick           # under 3 minutes, for iterating
 #   SERVERS="tcp-raw smol" SCENARIOS="small-8x128" scripts/bench.sh quick
 #
 # Servers (each started alone on a free 127.0.0.1 port, measured, then stopped):
