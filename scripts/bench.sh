@@ -92,6 +92,20 @@ for server in $servers; do
   esac
 done
 
+# What the script runs besides Cargo: python3 (free ports, the report) and taskset (pinning).
+for tool in python3 taskset; do
+  if ! command -v "$tool" >/dev/null; then
+    package=$([ "$tool" = taskset ] && echo util-linux || echo python3)
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+      export DEBIAN_FRONTEND=noninteractive
+      apt-get update -qq && apt-get install -y -qq --no-install-recommends "$package" >/dev/null
+    elif [ "$tool" = python3 ]; then
+      echo "bench: python3 is needed (e.g. apt-get install python3)" >&2
+      exit 1
+    fi
+  fi
+done
+
 # Pinning: the server on core 0, the load generator on core 1.
 if [ "$(nproc)" -ge 2 ] && command -v taskset >/dev/null; then
   pin_server=(taskset -c 0)
