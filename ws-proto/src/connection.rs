@@ -765,6 +765,9 @@ impl Connection {
                 return Err(ProtocolError::FrameTooLarge);
             }
             let total = self.rx.message_buf.len() as u64 + header.payload_len;
+            if total > limits.max_message_size as u64 {
+                return Err(ProtocolError::MessageTooLarge);
+            }
             let buf = &mut self.rx.message_buf;
             if buf.is_empty() {
                 // A new message reserves once what is sure to come: as much as the previous
@@ -777,9 +780,6 @@ impl Connection {
                 if buf.capacity() < in_hand.max(earned) {
                     buf.reserve(earned.max(burst_len(in_hand, &arriving[in_hand..])));
                 }
-            }
-            if total > limits.max_message_size as u64 {
-                return Err(ProtocolError::MessageTooLarge);
             }
             match (&mut self.rx.message, header.opcode) {
                 (Some(message), _) => {
@@ -1199,37 +1199,28 @@ fn take_message(buf: &mut BytesMut, regrow: &mut usize) -> Bytes {
 }
 
 /// The payload bytes a burst of data frames brings: `first` bytes of the frame being started,
-/// then the complete and partial data frames that follow it in `rest`, up to
-/// [`RETAIN_CAPACITY`]. Only sizes a reservation: the frames are checked when they are read.
-fn burst_len(first: usize, rest: &[u8]) -> usize {
+/// then those of the whole data frames right behind it in `rest`, while the total stays within
+/// [`RETAIN_CAPACITY`], so the allocation they share is kept from one message to the next (see
+/// [`take_message`]). Only sizes a reservation: the frames are checked when they are read.
+fn burst_len(first: usize, mut rest: &[u8]) -> usize {
     let mut total = first;
-    let mut rest = rest;
-    while total < RETAIN_CAPACITY {
-        let [first_byte, second_byte, ..] = *rest else {
-            break;
-        };
-        let header_len = FrameHeader::len_from_prefix(second_byte);
-        let Some(ext) = rest.get(2..header_len) else {
-            break;
-        };
-        let declared = match ext {
-            [a, b, ..] if second_byte & 0x7f == 126 => u64::from(u16::from_be_bytes([*a, *b])),
-            [a, b, c, d, e, f, g, h, ..] if second_byte & 0x7f == 127 => {
-                u64::from_be_bytes([*a, *b, *c, *d, *e, *f, *g, *h])
-            }
-            _ => u64::from(second_byte & 0x7f),
-        };
+    while let Ok(Some((header, header_len))) = FrameHeader::parse(rest) {
         let after = &rest[header_len..];
-        let here = usize::try_from(declared).map_or(after.len(), |n| n.min(after.len()));
-        // Control frames (opcodes 8 and up) use their own buffer.
-        if first_byte & 0x08 == 0 {
-            total += here;
-        }
-        if here < after.len() {
-            rest = &after[here..];
-        } else {
+        // A frame cut short by the end of the read grows the buffer as the rest arrives.
+        let Some(len) = usize::try_from(header.payload_len)
+            .ok()
+            .filter(|&len| len <= after.len())
+        else {
             break;
+        };
+        // Control frames use their own buffer.
+        if !header.opcode.is_control() {
+            if total + len > RETAIN_CAPACITY {
+                break;
+            }
+            total += len;
         }
+        rest = &after[len..];
     }
     total
 }

@@ -184,3 +184,71 @@ fn a_burst_of_small_messages_shares_one_buffer_that_is_let_go_once_delivered() {
         ws.buffer_capacity()
     );
 }
+
+/// Counts the allocations made by the current thread (tests run on threads of their own).
+mod counting {
+    use std::alloc::{GlobalAlloc, Layout, System};
+    use std::cell::Cell;
+
+    pub(crate) struct Counting;
+
+    thread_local! {
+        static ALLOCATIONS: Cell<usize> = const { Cell::new(0) };
+    }
+
+    // SAFETY: every call is passed on to the system allocator unchanged.
+    unsafe impl GlobalAlloc for Counting {
+        unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+            ALLOCATIONS.with(|n| n.set(n.get() + 1));
+            // SAFETY: same contract as the caller's.
+            unsafe { System.alloc(layout) }
+        }
+
+        unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+            // SAFETY: same contract as the caller's.
+            unsafe { System.dealloc(ptr, layout) }
+        }
+
+        unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+            ALLOCATIONS.with(|n| n.set(n.get() + 1));
+            // SAFETY: same contract as the caller's.
+            unsafe { System.realloc(ptr, layout, new_size) }
+        }
+    }
+
+    pub(crate) fn allocations() -> usize {
+        ALLOCATIONS.with(Cell::get)
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: counting::Counting = counting::Counting;
+
+/// Small messages followed, in the same read, by one too large to share their allocation: the
+/// small ones still share one (a reservation that took in the large one too would be released
+/// after each small message and made again for the next).
+#[test]
+fn small_messages_before_a_large_one_in_the_same_read_share_one_allocation() {
+    let mut ws = server(Config::default());
+    let mut read = Vec::new();
+    for _ in 0..63 {
+        read.extend(client_frame(true, 0x2, &[1u8; 1024]));
+    }
+    read.extend(client_frame(true, 0x2, &vec![2u8; 100_000]));
+    let before = counting::allocations();
+    ws.receive(start(), &read);
+    let allocations = counting::allocations() - before;
+    let mut sizes = Vec::new();
+    while let Some(event) = ws.poll_event() {
+        let Event::Binary(b) = event else {
+            panic!("expected binary messages");
+        };
+        sizes.push(b.len());
+    }
+    assert_eq!(sizes.len(), 64);
+    assert!(sizes[..63].iter().all(|&n| n == 1024));
+    assert_eq!(sizes[63], 100_000);
+    // The small messages' buffer, the large one's (with a step or two of growth), the events'
+    // queue growing by doubling: nothing per small message.
+    assert!(allocations <= 16, "{allocations} allocations for one read");
+}
