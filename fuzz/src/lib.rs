@@ -222,36 +222,15 @@ fn check_served(dir: &StaticDir, target: &str, file: &Path) {
 mod tests {
     use super::*;
 
-    fn seeds() -> Vec<(String, Vec<u8>)> {
-        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("seeds/http_request");
-        let mut files: Vec<_> = std::fs::read_dir(&dir)
-            .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-            .map(|entry| entry.expect("directory entry").path())
-            .collect();
-        files.sort();
-        files
-            .into_iter()
-            .map(|path| {
-                let data = std::fs::read(&path).expect("seed file");
-                (path.display().to_string(), data)
-            })
-            .collect()
-    }
-
     #[test]
     fn http_request_seeds() {
-        let seeds = seeds();
-        assert!(!seeds.is_empty(), "no seeds for http_request");
-        for (name, data) in seeds {
-            let result = std::panic::catch_unwind(|| http_request(&data));
-            assert!(result.is_ok(), "http_request: seed {name} failed");
-        }
+        ws_proto::fuzz::replay_seeds("http_request", http_request);
     }
 
     /// The seeds, each with up to five bytes replaced, inserted or removed.
     #[test]
     fn http_request_mutated_seeds() {
-        let seeds = seeds();
+        let seeds = ws_proto::fuzz::seed_corpus("http_request");
         let mut state = 0x5eed_u64;
         let mut next = move |n: usize| {
             state ^= state << 13;

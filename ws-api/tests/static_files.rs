@@ -15,31 +15,8 @@ use std::time::{Duration, Instant};
 
 use ws_api::*;
 
-/// Generates, for each named `fn(Runtime)` scenario of this file, a test on each runtime
-/// compiled in: `std_runtime::<name>` and `smol_runtime::<name>`.
-macro_rules! on_both_runtimes {
-    ($($name:ident),+ $(,)?) => {
-        #[cfg(feature = "std")]
-        mod std_runtime {
-            $(
-                #[test]
-                fn $name() {
-                    super::$name(ws_api::Runtime::Std);
-                }
-            )+
-        }
-
-        #[cfg(feature = "smol")]
-        mod smol_runtime {
-            $(
-                #[test]
-                fn $name() {
-                    super::$name(ws_api::Runtime::Smol);
-                }
-            )+
-        }
-    };
-}
+#[macro_use]
+mod support;
 
 on_both_runtimes!(
     a_slow_steady_reader_gets_all_of_a_20_mb_file_in_bounded_server_memory,
@@ -481,25 +458,8 @@ fn every_static_and_plain_answer_says_nosniff(runtime: Runtime) {
 }
 
 fn a_file_over_https_arrives_whole(runtime: Runtime) {
-    let rcgen::CertifiedKey { cert, signing_key } =
-        rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let key = rustls::pki_types::PrivateKeyDer::try_from(signing_key.serialize_der()).unwrap();
-    let server_tls = rustls::ServerConfig::builder_with_provider(Arc::clone(&provider))
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_no_client_auth()
-        .with_single_cert(vec![cert.der().clone()], key)
-        .unwrap();
-    let mut roots = rustls::RootCertStore::empty();
-    roots.add(cert.der().clone()).unwrap();
-    let client_tls = Arc::new(
-        rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .unwrap()
-            .with_root_certificates(roots)
-            .with_no_client_auth(),
-    );
+    let (server_tls, client_tls) = support::self_signed_tls();
+    let client_tls = Arc::new(client_tls);
 
     let site = Site::new("tls", runtime);
     let len = 3 << 20;

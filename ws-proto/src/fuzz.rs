@@ -1953,6 +1953,37 @@ pub fn pair_ops(data: &[u8]) {
     pair.finish();
 }
 
+/// The checked-in seeds of a target (`fuzz/seeds/<target>/`), each with its path, in name order.
+/// Panics if the directory cannot be read: the seeds are part of the repository.
+pub fn seed_corpus(target: &str) -> Vec<(String, Vec<u8>)> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../fuzz/seeds")
+        .join(target);
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|entry| entry.expect("directory entry").path())
+        .collect();
+    files.sort();
+    files
+        .into_iter()
+        .map(|path| {
+            let data = std::fs::read(&path).expect("seed file");
+            (path.display().to_string(), data)
+        })
+        .collect()
+}
+
+/// Runs `body` on every seed of `target`; panics naming the first seed that fails, and if
+/// there are none.
+pub fn replay_seeds(target: &str, body: fn(&[u8])) {
+    let seeds = seed_corpus(target);
+    assert!(!seeds.is_empty(), "no seeds for {target}");
+    for (name, data) in seeds {
+        let result = std::panic::catch_unwind(|| body(&data));
+        assert!(result.is_ok(), "{target}: seed {name} failed");
+    }
+}
+
 // ------------------------------------------------------------------------------------- tests
 
 #[cfg(test)]
@@ -1970,36 +2001,9 @@ mod tests {
         ("pair_ops", pair_ops),
     ];
 
-    fn seeds(target: &str) -> Vec<(String, Vec<u8>)> {
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../fuzz/seeds")
-            .join(target);
-        let mut files: Vec<_> = std::fs::read_dir(&dir)
-            .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-            .map(|entry| entry.expect("directory entry").path())
-            .collect();
-        files.sort();
-        files
-            .into_iter()
-            .map(|path| {
-                let data = std::fs::read(&path).expect("seed file");
-                (path.display().to_string(), data)
-            })
-            .collect()
-    }
-
-    fn run_seeds(target: &str, body: Body) {
-        let seeds = seeds(target);
-        assert!(!seeds.is_empty(), "no seeds for {target}");
-        for (name, data) in seeds {
-            let result = std::panic::catch_unwind(|| body(&data));
-            assert!(result.is_ok(), "{target}: seed {name} failed");
-        }
-    }
-
     /// Pseudo-random inputs, some pure noise, some mutated seeds.
     fn run_random(target: &str, body: Body, count: u64) {
-        let seeds = seeds(target);
+        let seeds = seed_corpus(target);
         for n in 0..count {
             let mut rng = XorShift::new(n ^ 0xf00d);
             let mut data = if n % 2 == 0 || seeds.is_empty() {
@@ -2080,7 +2084,7 @@ mod tests {
     #[test]
     fn fuzz_seed_corpora() {
         for (target, body) in TARGETS {
-            run_seeds(target, body);
+            replay_seeds(target, body);
         }
     }
 
