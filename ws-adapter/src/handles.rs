@@ -136,24 +136,15 @@ macro_rules! for_each_send {
             /// Sends a binary message.
             send_binary / try_send_binary (data: &[u8]) => |ws| ws.send_binary(data);
             /// Sends a text message already held as [`Utf8Bytes`](ws_proto::Utf8Bytes), such
-            /// as one received: a server queues a payload of
-            /// [`SHARE_MIN`](ws_proto::SHARE_MIN) bytes or more without copying it.
-            send_text_shared / try_send_text_shared (text: ws_proto::Utf8Bytes)
-                => |ws| if text.len() < ws_proto::SHARE_MIN {
-                    // Copied anyway: spare the reference count a round trip.
-                    ws.send_text(&text)
-                } else {
-                    ws.send_text_shared(text.clone())
-                };
+            /// as one received: a server shares each frame payload of
+            /// [`SHARE_MIN`](ws_proto::SHARE_MIN) bytes or more instead of copying it.
+            send_text_shared / try_send_text_shared (text: &ws_proto::Utf8Bytes)
+                => |ws| ws.send_text_shared(text);
             /// Sends a binary message already held as [`Bytes`](ws_proto::Bytes), such as one
-            /// received: a server queues a payload of [`SHARE_MIN`](ws_proto::SHARE_MIN) bytes
-            /// or more without copying it.
-            send_binary_shared / try_send_binary_shared (data: ws_proto::Bytes)
-                => |ws| if data.len() < ws_proto::SHARE_MIN {
-                    ws.send_binary(&data)
-                } else {
-                    ws.send_binary_shared(data.clone())
-                };
+            /// received: a server shares each frame payload of
+            /// [`SHARE_MIN`](ws_proto::SHARE_MIN) bytes or more instead of copying it.
+            send_binary_shared / try_send_binary_shared (data: &ws_proto::Bytes)
+                => |ws| ws.send_binary_shared(data);
             /// Sends a message encoded once for many connections (a broadcast).
             send_prepared / try_send_prepared (message: &ws_proto::PreparedMessage)
                 => |ws| ws.send_prepared(message);

@@ -133,11 +133,7 @@ macro_rules! impl_link {
                 use $crate::link::Frame;
                 let sent = match frame {
                     Frame::Text(text) => self.try_send_text(text),
-                    // Below `SHARE_MIN` the payload is copied anyway: no reference count.
-                    Frame::Binary(bytes) if bytes.len() < ws_proto::SHARE_MIN => {
-                        self.try_send_binary(bytes)
-                    }
-                    Frame::Binary(bytes) => self.try_send_binary_shared(bytes.clone()),
+                    Frame::Binary(bytes) => self.try_send_binary_shared(bytes),
                     Frame::Prepared(message) => self.try_send_prepared(message),
                 };
                 sent.map_err($crate::link::send_error)

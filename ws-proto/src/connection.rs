@@ -444,17 +444,18 @@ impl Connection {
     }
 
     /// Queues a text message the caller already holds as [`Utf8Bytes`] (for instance one it
-    /// received): like [`send_text`](Self::send_text), but a server queues a payload of
-    /// [`SHARE_MIN`] bytes or more as it is, without copying it. A client masks a copy (RFC
-    /// 6455 §5.3). Errors as for [`send_text`](Self::send_text).
-    pub fn send_text_shared(&mut self, text: Utf8Bytes) -> Result<(), Error> {
-        self.send_message_shared(DataKind::Text, text.into_bytes())
+    /// received): like [`send_text`](Self::send_text), but a server queues each frame payload
+    /// of [`SHARE_MIN`] bytes or more as it is, sharing the buffer instead of copying it. A
+    /// client masks a copy (RFC 6455 §5.3). Errors as for [`send_text`](Self::send_text).
+    pub fn send_text_shared(&mut self, text: &Utf8Bytes) -> Result<(), Error> {
+        self.send_message_shared(DataKind::Text, text.as_shared())
     }
 
     /// Queues a binary message the caller already holds as [`Bytes`]: like
-    /// [`send_binary`](Self::send_binary), but a server queues a payload of [`SHARE_MIN`] bytes
-    /// or more as it is, without copying it. Errors as for [`send_text`](Self::send_text).
-    pub fn send_binary_shared(&mut self, data: Bytes) -> Result<(), Error> {
+    /// [`send_binary`](Self::send_binary), but a server queues each frame payload of
+    /// [`SHARE_MIN`] bytes or more as it is, sharing the buffer instead of copying it. Errors as
+    /// for [`send_text`](Self::send_text).
+    pub fn send_binary_shared(&mut self, data: &Bytes) -> Result<(), Error> {
         self.send_message_shared(DataKind::Binary, data)
     }
 
@@ -1042,6 +1043,25 @@ impl Connection {
     }
 
     fn send_message(&mut self, kind: DataKind, payload: &[u8]) -> Result<(), Error> {
+        self.send_whole(kind, payload, None)
+    }
+
+    fn send_message_shared(&mut self, kind: DataKind, payload: &Bytes) -> Result<(), Error> {
+        // A client masks its frames, so it always copies (RFC 6455 §5.3).
+        let shared = (self.role == Role::Server).then_some(payload);
+        self.send_whole(kind, payload, shared)
+    }
+
+    /// Queues a whole message, in frames of [`Config::send_fragment_size`] if set; `shared` is
+    /// the buffer `payload` lies in, if the frames may share it (see
+    /// [`push_data_frame`](Self::push_data_frame)).
+    #[inline]
+    fn send_whole(
+        &mut self,
+        kind: DataKind,
+        payload: &[u8],
+        shared: Option<&Bytes>,
+    ) -> Result<(), Error> {
         self.check_can_send()?;
         if self.sending.is_some() {
             return Err(Error::MessageInProgress);
@@ -1051,43 +1071,38 @@ impl Connection {
                 let mut chunks = payload.chunks(size).peekable();
                 let mut opcode = kind.opcode();
                 while let Some(chunk) = chunks.next() {
-                    self.push_frame(opcode, chunks.peek().is_none(), chunk);
+                    self.push_data_frame(opcode, chunks.peek().is_none(), chunk, shared);
                     opcode = OpCode::Continuation;
                 }
             }
-            _ => self.push_frame(kind.opcode(), true, payload),
+            _ => self.push_data_frame(kind.opcode(), true, payload, shared),
         }
         Ok(())
     }
 
-    fn send_message_shared(&mut self, kind: DataKind, payload: Bytes) -> Result<(), Error> {
-        if self.role == Role::Client || payload.len() < SHARE_MIN {
-            return self.send_message(kind, &payload);
-        }
-        self.check_can_send()?;
-        if self.sending.is_some() {
-            return Err(Error::MessageInProgress);
-        }
-        let size = match self.config.send_fragment_size {
-            Some(size) if size > 0 => size,
-            _ => payload.len(),
-        };
-        let mut opcode = kind.opcode();
-        let mut rest = payload;
-        loop {
-            let chunk = rest.split_to(size.min(rest.len()));
-            let header = FrameHeader {
-                fin: rest.is_empty(),
-                rsv: 0,
-                opcode,
-                mask: None,
-                payload_len: chunk.len() as u64,
-            };
-            self.output.push_frame_shared(header, chunk);
-            if rest.is_empty() {
-                return Ok(());
+    /// Queues one data frame: a payload of [`SHARE_MIN`] bytes or more that lies in `shared`
+    /// as a slice of it, anything else as a copy.
+    #[inline]
+    fn push_data_frame(
+        &mut self,
+        opcode: OpCode,
+        fin: bool,
+        payload: &[u8],
+        shared: Option<&Bytes>,
+    ) {
+        match shared {
+            Some(bytes) if payload.len() >= SHARE_MIN => {
+                let header = FrameHeader {
+                    fin,
+                    rsv: 0,
+                    opcode,
+                    mask: None,
+                    payload_len: payload.len() as u64,
+                };
+                self.output
+                    .push_frame_shared(header, bytes.slice_ref(payload));
             }
-            opcode = OpCode::Continuation;
+            _ => self.push_frame(opcode, fin, payload),
         }
     }
 

@@ -26,6 +26,11 @@ impl Utf8Bytes {
         unsafe { std::str::from_utf8_unchecked(&self.0) }
     }
 
+    /// The underlying bytes, shared.
+    pub(crate) fn as_shared(&self) -> &Bytes {
+        &self.0
+    }
+
     /// The underlying bytes.
     pub fn into_bytes(self) -> Bytes {
         self.0

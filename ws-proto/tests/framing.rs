@@ -497,10 +497,10 @@ fn shared_sends_encode_like_copied_ones() {
                 copied.send_binary(&data).unwrap();
                 copied.send_text(&text).unwrap();
                 shared
-                    .send_binary_shared(Bytes::from(data.clone()))
+                    .send_binary_shared(&Bytes::from(data.clone()))
                     .unwrap();
                 shared
-                    .send_text_shared(Utf8Bytes::from(text.clone()))
+                    .send_text_shared(&Utf8Bytes::from(text.clone()))
                     .unwrap();
                 assert_eq!(
                     all_output(&mut copied),
@@ -518,11 +518,29 @@ fn shared_sends_follow_the_send_rules() {
     let mut ws = Connection::new(Role::Server, Config::default(), start());
     ws.send_binary_fragment(b"part", false).unwrap();
     let big = Bytes::from(vec![0u8; SHARE_MIN]);
-    assert_eq!(
-        ws.send_binary_shared(big.clone()),
-        Err(Error::MessageInProgress)
-    );
+    assert_eq!(ws.send_binary_shared(&big), Err(Error::MessageInProgress));
     ws.send_binary_fragment(b"end", true).unwrap();
     ws.close(start(), ws_proto::CloseCode::NORMAL, "").unwrap();
-    assert_eq!(ws.send_binary_shared(big), Err(Error::Closed));
+    assert_eq!(ws.send_binary_shared(&big), Err(Error::Closed));
+}
+
+/// A server shares a frame payload of `SHARE_MIN` bytes or more and copies smaller ones, frame
+/// by frame: a large message cut into small fragments is copied into one buffer, not queued as
+/// hundreds of tiny chunks.
+#[test]
+fn shared_sends_share_per_frame() {
+    use std::io::IoSlice;
+    use ws_proto::{Bytes, Connection};
+    let chunks = |fragment: Option<usize>| {
+        let config = Config::default().with_send_fragment_size(fragment);
+        let mut ws = Connection::new(Role::Server, config, start());
+        ws.send_binary_shared(&Bytes::from(vec![7u8; 200_000]))
+            .unwrap();
+        let mut slices = [IoSlice::new(&[]); 64];
+        ws.output_vectored(&mut slices)
+    };
+    // The header, then the payload as it is.
+    assert_eq!(chunks(None), 2);
+    // Two hundred 1,000-byte frames, all copied into one buffer.
+    assert_eq!(chunks(Some(1000)), 1);
 }

@@ -25,8 +25,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             |ws, _request| async move {
                 while let Some(event) = ws.recv().await {
                     let sent = match event {
-                        Event::Text(text) => ws.send_text_shared(text).await,
-                        Event::Binary(data) => ws.send_binary_shared(data).await,
+                        Event::Text(text) => ws.send_text_shared(&text).await,
+                        Event::Binary(data) => ws.send_binary_shared(&data).await,
                         _ => Ok(()),
                     };
                     if sent.is_err() {

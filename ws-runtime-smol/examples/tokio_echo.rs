@@ -78,8 +78,8 @@ pub async fn serve(listener: TcpListener, config: Config) {
 async fn echo(ws: WebSocket) {
     while let Some(event) = ws.recv().await {
         let sent = match event {
-            Event::Text(text) => ws.send_text_shared(text).await,
-            Event::Binary(data) => ws.send_binary_shared(data).await,
+            Event::Text(text) => ws.send_text_shared(&text).await,
+            Event::Binary(data) => ws.send_binary_shared(&data).await,
             _ => Ok(()),
         };
         if sent.is_err() {

@@ -24,8 +24,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         |ws, _request| {
             while let Some(event) = ws.recv() {
                 let sent = match event {
-                    Event::Text(text) => ws.send_text_shared(text),
-                    Event::Binary(data) => ws.send_binary_shared(data),
+                    Event::Text(text) => ws.send_text_shared(&text),
+                    Event::Binary(data) => ws.send_binary_shared(&data),
                     _ => Ok(()),
                 };
                 if sent.is_err() {

@@ -51,8 +51,8 @@ fn std_adapter(url: &str, agent: &str) -> Result<u32, Box<dyn std::error::Error>
         };
         while let Some(event) = ws.recv() {
             let _ = match event {
-                Event::Text(text) => ws.send_text_shared(text),
-                Event::Binary(data) => ws.send_binary_shared(data),
+                Event::Text(text) => ws.send_text_shared(&text),
+                Event::Binary(data) => ws.send_binary_shared(&data),
                 _ => Ok(()),
             };
         }
@@ -77,8 +77,8 @@ async fn smol_adapter(url: &str, agent: &str) -> Result<u32, Box<dyn std::error:
         };
         while let Some(event) = ws.recv().await {
             let _ = match event {
-                Event::Text(text) => ws.send_text_shared(text).await,
-                Event::Binary(data) => ws.send_binary_shared(data).await,
+                Event::Text(text) => ws.send_text_shared(&text).await,
+                Event::Binary(data) => ws.send_binary_shared(&data).await,
                 _ => Ok(()),
             };
         }

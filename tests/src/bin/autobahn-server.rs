@@ -36,8 +36,8 @@ fn std_adapter(addr: &str) -> Result<(), Box<dyn std::error::Error>> {
         |ws, _request| {
             while let Some(event) = ws.recv() {
                 let _ = match event {
-                    Event::Text(text) => ws.send_text_shared(text),
-                    Event::Binary(data) => ws.send_binary_shared(data),
+                    Event::Text(text) => ws.send_text_shared(&text),
+                    Event::Binary(data) => ws.send_binary_shared(&data),
                     _ => Ok(()),
                 };
             }
@@ -55,8 +55,8 @@ async fn smol_adapter(addr: &str) -> Result<(), Box<dyn std::error::Error>> {
         |ws, _request| async move {
             while let Some(event) = ws.recv().await {
                 let _ = match event {
-                    Event::Text(text) => ws.send_text_shared(text).await,
-                    Event::Binary(data) => ws.send_binary_shared(data).await,
+                    Event::Text(text) => ws.send_text_shared(&text).await,
+                    Event::Binary(data) => ws.send_binary_shared(&data).await,
                     _ => Ok(()),
                 };
             }
