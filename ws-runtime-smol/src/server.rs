@@ -125,7 +125,16 @@ where
         Some(Err(Err(e))) => return Err(AcceptError::Io(e)),
         None => return Err(AcceptError::Handshake(HandshakeError::Timeout)),
     };
-    match hook(&request).await {
+    let reply = hook(&request).await;
+    // The hook's wait is not bound by the handshake timeout (see `accept_tcp_with`): an answer
+    // decided after the deadline gets a timeout of its own to be written in.
+    let now = Instant::now();
+    let deadline = if now < deadline {
+        deadline
+    } else {
+        ws_proto::deadline(now, config.handshake_timeout)
+    };
+    match reply {
         Reply::Stream(response) => Err(stream_response(stream, response, config).await),
         Reply::Decision(Decision::Reject(response)) => {
             let status = response.status;

@@ -798,3 +798,46 @@ fn keepalive_pings_keep_a_responsive_peer_and_fail_a_silent_one() {
         peer.join().expect("peer");
     });
 }
+
+/// A hook that decides after the handshake timeout (its wait is not bound by it) still gets its
+/// refusal written whole, even one too large for the socket to take at once: the answer has a
+/// timeout of its own.
+#[test]
+fn a_refusal_decided_after_the_handshake_timeout_is_still_written() {
+    const BODY: usize = 16 << 20;
+    smol::block_on(async {
+        let listener = async_io::Async::<TcpListener>::bind(([127, 0, 0, 1], 0)).unwrap();
+        let addr = listener.get_ref().local_addr().unwrap();
+        let config = Config::default().with_handshake_timeout(Duration::from_millis(300));
+        let server = smol::spawn(async move {
+            let (tcp, _) = listener.accept().await.unwrap();
+            let hook = |_: &ws_runtime_smol::Request| async {
+                async_io::Timer::after(Duration::from_millis(600)).await;
+                ws_runtime_smol::Reply::Decision(Decision::Reject(
+                    Response::new(403).with_body(vec![b'x'; BODY]),
+                ))
+            };
+            ws_runtime_smol::accept_tcp_with(tcp, None, &config, hook)
+                .await
+                .err()
+        });
+        let received = smol::unblock(move || {
+            use std::io::Write;
+            let mut tcp = std::net::TcpStream::connect(addr).unwrap();
+            tcp.set_read_timeout(Some(LIMIT)).unwrap();
+            tcp.write_all(
+                b"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+                  Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+            )
+            .unwrap();
+            let mut out = Vec::new();
+            let _ = tcp.read_to_end(&mut out);
+            out
+        })
+        .await;
+        assert!(received.starts_with(b"HTTP/1.1 403"));
+        let head = received.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+        assert_eq!(received.len() - head, BODY, "the refusal was cut short");
+        assert!(server.await.is_some());
+    });
+}

@@ -93,7 +93,7 @@ pub fn accept_streaming(
     hook: impl FnOnce(&Request) -> Reply,
 ) -> Result<(WebSocket, Request), AcceptError> {
     let start = Instant::now();
-    let deadline = start + config.handshake_timeout;
+    let deadline = ws_proto::deadline(start, config.handshake_timeout);
     transport
         .complete_tls_handshake(deadline)
         .map_err(AcceptError::Io)?;

@@ -271,7 +271,7 @@ impl Receiver {
             inner.away_since = None;
             inner.watching = false;
             drop(inner);
-            let (result, relocked) = with_recv_buffer(|buf| {
+            let (result, relocked, now) = with_recv_buffer(|buf| {
                 let result = read_some(&tcp, buf);
                 let mut inner = shared.lock();
                 let now = Instant::now();
@@ -282,12 +282,12 @@ impl Receiver {
                     }
                     Err(e) => Err(e),
                 };
-                (result, inner)
+                (result, inner, now)
             });
             drop(tcp);
             inner = relocked;
             inner.reading = false;
-            inner.away_since = Some(Instant::now());
+            inner.away_since = Some(now);
             // Another receiver may have waited for the reading role.
             if inner.receivers_waiting > 0 {
                 shared.readable.notify_all();
