@@ -30,11 +30,6 @@ use std::path::{Component, Path, PathBuf};
 
 use crate::runtime::Streamed;
 
-/// Bytes of a file read ahead at a time on smol (the pipe between the blocking pool and the
-/// connection); the adapters write in chunks of the same size.
-#[cfg_attr(not(feature = "smol"), allow(dead_code))]
-pub(crate) const CHUNK: usize = 64 << 10;
-
 /// Why a request-target names no file to serve.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum StaticError {

@@ -58,9 +58,6 @@ impl From<Decision> for Reply {
     }
 }
 
-/// Bytes read from a [`StreamedResponse`]'s body and written at a time.
-const STREAM_CHUNK: usize = 64 << 10;
-
 /// A response whose body is read from an async reader as the peer takes it (a file read on a
 /// blocking pool, for instance `blocking::Unblock`), never held whole in memory: this crate
 /// buffers one chunk of at most 64 KiB, plus what TLS holds.
@@ -226,7 +223,8 @@ async fn stream_response<S: AsyncWrite + Unpin + 'static>(
             head = &head[n..];
         }
         let mut left = response.len;
-        let mut buf = vec![0u8; STREAM_CHUNK.min(usize::try_from(left).unwrap_or(usize::MAX))];
+        let mut buf =
+            vec![0u8; ws_adapter::READ_CHUNK.min(usize::try_from(left).unwrap_or(usize::MAX))];
         while left > 0 {
             let want = buf.len().min(usize::try_from(left).unwrap_or(usize::MAX));
             let read = response.body.read(&mut buf[..want]);

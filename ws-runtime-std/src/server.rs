@@ -45,9 +45,6 @@ impl From<Decision> for Reply {
     }
 }
 
-/// Bytes read from a [`StreamedResponse`]'s body and written at a time.
-const STREAM_CHUNK: usize = 64 << 10;
-
 /// A response whose body is read from a reader as the peer takes it (a file), never held whole
 /// in memory: at most one chunk of 64 KiB is buffered, plus what TLS holds.
 ///
@@ -178,7 +175,8 @@ fn stream(
         tcp.set_write_timeout(Some(stall.max(Duration::from_millis(1))))?;
         transport.write_all(&response.head)?;
         let mut left = response.len;
-        let mut buf = vec![0u8; STREAM_CHUNK.min(usize::try_from(left).unwrap_or(usize::MAX))];
+        let mut buf =
+            vec![0u8; ws_adapter::READ_CHUNK.min(usize::try_from(left).unwrap_or(usize::MAX))];
         while left > 0 {
             let want = buf.len().min(usize::try_from(left).unwrap_or(usize::MAX));
             let n = match response.body.read(&mut buf[..want]) {

@@ -141,7 +141,8 @@ fn reply(route: Route, session: &mut Option<Box<dyn Session>>) -> Reply {
             Some((file, len)) => StreamedResponse::new(
                 streamed.status,
                 streamed.head,
-                smol::Unblock::with_capacity(crate::static_files::CHUNK, file),
+                // Read ahead in the chunks the adapter writes.
+                smol::Unblock::with_capacity(ws_adapter::READ_CHUNK, file),
                 len,
             ),
             None => {
