@@ -17,6 +17,8 @@
 #                      pool, the default: safe for callbacks that block)
 #   ws-api-smol-inline the same with --inline-callbacks (callbacks on the executor)
 #   ws-api-std         ws-api's echo_server example, --runtime std
+#   smol-before        with BASELINE=<git revision>: smol's and std's echo_server examples built
+#   std-before         at that revision, measured in the same run (a before/after comparison)
 # The load generator is bench/src/bin/load.rs, idle memory bench/src/bin/idle.rs, the core's
 # micro-benchmarks bench/src/bin/proto.rs; bench/ is a standalone package outside the
 # workspace, built into target/bench.
@@ -38,7 +40,7 @@
 # to raw TCP. Run it on an otherwise idle machine: figures from a busy machine (a build, a
 # test run) are only a smoke test.
 #
-# Settings (environment): REPEATS, SECONDS (measured seconds per run), WARMUP, IDLE_CONNECTIONS
+# Settings (environment): BASELINE (a git revision, see smol-before above), REPEATS, SECONDS (measured seconds per run), WARMUP, IDLE_CONNECTIONS
 # (0 skips the idle measurement), SERVERS, SCENARIOS, PROTO (0 skips the micro-benchmarks),
 # OUT (output directory, default target/bench/report). Modes set the defaults:
 #   full:  REPEATS=3 SECONDS=2 WARMUP=1 IDLE_CONNECTIONS=10000 PROTO=1
@@ -67,6 +69,9 @@ root=$(pwd)
 out=${OUT:-$root/target/bench/report}
 
 all_servers="tcp-raw tokio-tungstenite fastwebsockets smol std ws-api-smol ws-api-smol-inline ws-api-std"
+if [ -n "${BASELINE:-}" ]; then
+  all_servers="$all_servers smol-before std-before"
+fi
 servers=${SERVERS:-$all_servers}
 # id:connections:pipeline:size:kind:description
 all_scenarios=(
@@ -133,6 +138,19 @@ cp -f "$root/target/release/examples/echo_server" "$bin/echo-server-smol"
 cargo build --release -q -p ws-api --example echo_server
 cp -f "$root/target/release/examples/echo_server" "$bin/echo-server-api"
 cargo build --release -q --manifest-path bench/Cargo.toml --target-dir "$root/target/bench"
+if [ -n "${BASELINE:-}" ]; then
+  # The same two examples at the baseline revision, from a worktree of their own.
+  base_src="$root/target/bench/baseline-src"
+  base_target="$root/target/bench/baseline-target"
+  git worktree remove --force "$base_src" 2>/dev/null || rm -rf "$base_src"
+  git worktree add --detach -q "$base_src" "$BASELINE"
+  for runtime in std smol; do
+    cargo build --release -q --manifest-path "$base_src/Cargo.toml" --target-dir "$base_target" \
+      -p "ws-runtime-$runtime" --example echo_server
+    cp -f "$base_target/release/examples/echo_server" "$bin/echo-server-$runtime-before"
+  done
+  git worktree remove --force "$base_src"
+fi
 tools="$root/target/bench/release"
 
 server_command() {
@@ -145,6 +163,8 @@ server_command() {
     ws-api-smol) echo "$bin/echo-server-api --runtime smol" ;;
     ws-api-smol-inline) echo "$bin/echo-server-api --runtime smol --inline-callbacks" ;;
     ws-api-std) echo "$bin/echo-server-api --runtime std" ;;
+    smol-before) echo "$bin/echo-server-smol-before" ;;
+    std-before) echo "$bin/echo-server-std-before" ;;
   esac
 }
 
