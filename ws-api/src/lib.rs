@@ -81,8 +81,8 @@ pub use server::{
 pub use status::Status;
 pub use web_server::{HttpHandler, WebServer, WebServerOptions};
 pub use ws_adapter::DEFAULT_MAX_CONNECTIONS;
-pub use ws_proto::Config;
 pub use ws_proto::handshake::{Headers, Response};
+pub use ws_proto::{Config, DeflateConfig};
 
 use std::time::Duration;
 

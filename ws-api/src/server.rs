@@ -152,6 +152,20 @@ impl ServerOptions {
         self
     }
 
+    /// permessage-deflate (RFC 7692): on by default (browsers, Python `websockets` and Node
+    /// `ws` all offer it), with [`DeflateConfig::default`]; `None` turns it off. Sets
+    /// [`Config::compression`] in [`config`](Self::config).
+    ///
+    /// ```
+    /// # use ws_api::*;
+    /// let options = ServerOptions::new().compression(None);
+    /// ```
+    #[must_use]
+    pub fn compression(mut self, compression: Option<crate::DeflateConfig>) -> Self {
+        self.config.compression = compression;
+        self
+    }
+
     /// How long the client has to answer a keepalive Ping before the connection fails with
     /// 1011 (default 20 s). Sets [`Config::pong_timeout`] in [`config`](Self::config).
     #[must_use]

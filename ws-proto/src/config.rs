@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use crate::DeflateConfig;
+
 /// Which end of the connection this endpoint is.
 ///
 /// The role decides the masking rules (RFC 6455 §5.1: a client masks every frame it sends and
@@ -75,6 +77,12 @@ pub struct Config {
     /// After a keepalive Ping, how long the peer has to send anything back before the connection
     /// is failed with 1011. Default 20 s.
     pub pong_timeout: Duration,
+    /// permessage-deflate (RFC 7692): offered by a client, accepted by a server, with these
+    /// settings; `None` neither offers nor accepts it. Default: on, with
+    /// [`DeflateConfig::default`], because browsers, Python `websockets` and Node `ws` clients
+    /// all offer it, text compresses several times over, and with its defaults an idle
+    /// connection holds no compressor (see [`DeflateConfig`] for what it costs).
+    pub compression: Option<DeflateConfig>,
 }
 
 impl Default for Config {
@@ -92,6 +100,7 @@ impl Default for Config {
             close_timeout: Duration::from_secs(5),
             ping_interval: None,
             pong_timeout: Duration::from_secs(20),
+            compression: Some(DeflateConfig::default()),
         }
     }
 }
@@ -136,4 +145,6 @@ with! {
     with_ping_interval: ping_interval: Option<Duration>;
     /// Sets [`Config::pong_timeout`].
     with_pong_timeout: pong_timeout: Duration;
+    /// Sets [`Config::compression`]; `None` turns permessage-deflate off.
+    with_compression: compression: Option<DeflateConfig>;
 }

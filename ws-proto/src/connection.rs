@@ -22,11 +22,13 @@
 
 use std::collections::VecDeque;
 use std::io::IoSlice;
+use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
 
 use crate::close::{CloseFrame, CloseInitiator, CloseOutcome};
+use crate::deflate::{CompressorKind, Deflate, DeflateParams, InflateError};
 use crate::frame::{FrameHeader, MAX_CONTROL_PAYLOAD, MAX_HEADER_LEN, OpCode, extend_masked};
 use crate::output::Output;
 use crate::rng::{KeySource, default_key_source};
@@ -89,12 +91,29 @@ impl DataKind {
 
 /// A data message encoded once, to be sent on many connections with
 /// [`Connection::send_prepared`] (a broadcast encodes its frame once).
+///
+/// With permessage-deflate, the message is also compressed once, the first time a connection
+/// needs it, for every connection that compresses each message afresh (no context takeover,
+/// the default) with the same window bits and level. A connection with other settings
+/// compresses its own copy; one with context takeover always does, since its compressor's
+/// history is its own.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PreparedMessage {
     kind: DataKind,
     /// The unmasked frame as a server sends it.
     frame: Bytes,
     header_len: usize,
+    /// The compressed frame, made on first use; shared by clones.
+    compressed: Arc<OnceLock<CompressedFrame>>,
+}
+
+/// A prepared message compressed for one compressor setting.
+#[derive(Debug, PartialEq, Eq)]
+struct CompressedFrame {
+    kind: CompressorKind,
+    /// The unmasked frame with RSV1 set and its header length; `None` if compressing did not
+    /// make the message smaller.
+    frame: Option<(Bytes, usize)>,
 }
 
 impl PreparedMessage {
@@ -119,24 +138,43 @@ impl PreparedMessage {
     }
 
     fn encode(kind: DataKind, payload: &[u8]) -> Self {
-        let header = FrameHeader {
-            fin: true,
-            rsv: 0,
-            opcode: kind.opcode(),
-            mask: None,
-            payload_len: payload.len() as u64,
-        };
-        let mut head = [0u8; MAX_HEADER_LEN];
-        let header_len = header.encode(&mut head);
-        let mut frame = BytesMut::with_capacity(header_len + payload.len());
-        frame.extend_from_slice(&head[..header_len]);
-        frame.extend_from_slice(payload);
+        let (frame, header_len) = whole_frame(kind, 0, payload);
         PreparedMessage {
             kind,
-            frame: frame.freeze(),
+            frame,
             header_len,
+            compressed: Arc::default(),
         }
     }
+
+    /// The compressed frame for connections of `kind`, compressing on first use, with its
+    /// header length: `None` if another kind got there first, `Some(None)` if compressing does
+    /// not make the message smaller.
+    fn compressed_for(&self, kind: CompressorKind) -> Option<Option<(Bytes, usize)>> {
+        let made = self.compressed.get_or_init(|| CompressedFrame {
+            kind,
+            frame: Deflate::compress_independent(kind, self.payload())
+                .map(|payload| whole_frame(self.kind, RSV1, &payload)),
+        });
+        (made.kind == kind).then(|| made.frame.clone())
+    }
+}
+
+/// An unmasked single-frame message, as a server sends it, and its header length.
+fn whole_frame(kind: DataKind, rsv: u8, payload: &[u8]) -> (Bytes, usize) {
+    let header = FrameHeader {
+        fin: true,
+        rsv,
+        opcode: kind.opcode(),
+        mask: None,
+        payload_len: payload.len() as u64,
+    };
+    let mut head = [0u8; MAX_HEADER_LEN];
+    let header_len = header.encode(&mut head);
+    let mut frame = BytesMut::with_capacity(header_len + payload.len());
+    frame.extend_from_slice(&head[..header_len]);
+    frame.extend_from_slice(payload);
+    (frame.freeze(), header_len)
 }
 
 /// One WebSocket connection after the opening handshake: a sans-IO state machine.
@@ -176,6 +214,8 @@ pub struct Connection {
     /// The data type of the fragmented message being sent, if one is unfinished.
     sending: Option<DataKind>,
     keepalive: Keepalive,
+    /// permessage-deflate, when negotiated (RFC 7692).
+    deflate: Option<Box<Deflate>>,
 }
 
 /// Receive-side framing state.
@@ -187,6 +227,8 @@ struct Receiver {
     message: Option<InMessage>,
     /// Payload of the data message being received; split off and frozen when it completes.
     message_buf: BytesMut,
+    /// The inflated payload of a compressed message being received.
+    inflated: Vec<u8>,
     /// The size of the last large message, up to [`REGROW_MAX`]: the next one reserves that
     /// much at once instead of growing (and copying) step by step. Never more than a peer has
     /// actually sent, and never sized from a declared length alone.
@@ -209,6 +251,10 @@ struct InFrame {
 struct InMessage {
     kind: DataKind,
     fragments: usize,
+    /// RSV1 was set on its first frame: the payload is deflate data (RFC 7692 §6).
+    compressed: bool,
+    /// Payload bytes received so far, compressed or not.
+    received: u64,
 }
 
 enum State {
@@ -296,7 +342,19 @@ impl Connection {
                 pong_deadline: None,
                 pings_sent: 0,
             },
+            deflate: None,
         }
+    }
+
+    /// Turns on permessage-deflate with the parameters both ends agreed on (RFC 7692), with the
+    /// level and threshold of [`Config::compression`] (or the defaults). The handshake machines
+    /// do this themselves; it is for callers that negotiate the extension on their own. Call it
+    /// before any byte is received or sent.
+    #[must_use]
+    pub fn with_compression(mut self, params: DeflateParams) -> Self {
+        let settings = self.config.compression.unwrap_or_default();
+        self.deflate = Some(Box::new(Deflate::new(self.role, params, &settings)));
+        self
     }
 
     // ----------------------------------------------------------------------------- getters
@@ -318,6 +376,12 @@ impl Connection {
     /// The limits and timeouts in force.
     pub fn config(&self) -> &Config {
         &self.config
+    }
+
+    /// The permessage-deflate parameters agreed in the handshake, or `None` if the connection
+    /// does not compress.
+    pub fn compression(&self) -> Option<DeflateParams> {
+        self.deflate.as_ref().map(|deflate| deflate.params())
     }
 
     /// Bytes queued for the socket.
@@ -349,7 +413,14 @@ impl Connection {
     /// (64 KiB per buffer), so an idle connection does not keep the memory of its largest
     /// message. For monitoring and tests.
     pub fn buffer_capacity(&self) -> usize {
-        self.rx.message_buf.capacity() + self.rx.control_buf.capacity() + self.output.capacity()
+        self.rx.message_buf.capacity()
+            + self.rx.inflated.capacity()
+            + self.rx.control_buf.capacity()
+            + self.output.capacity()
+            + self
+                .deflate
+                .as_ref()
+                .map_or(0, |deflate| deflate.capacity())
     }
 
     /// Whether a data send would be accepted now: the connection is open and the output queue
@@ -481,13 +552,33 @@ impl Connection {
         if self.sending.is_some() {
             return Err(Error::MessageInProgress);
         }
+        let payload = message.payload();
+        if let Some(deflate) = &self.deflate
+            && deflate.wants(payload.len())
+        {
+            // Compressed once for every connection like this one, or here for this one alone.
+            match deflate
+                .independent_kind()
+                .and_then(|kind| message.compressed_for(kind))
+            {
+                None => return self.send_whole(message.kind, payload, None),
+                Some(Some((frame, header_len))) => {
+                    match self.role {
+                        Role::Server => self.output.push_bytes(frame),
+                        Role::Client => {
+                            let opcode = message.kind.opcode();
+                            self.push_frame_rsv(opcode, true, RSV1, &frame[header_len..]);
+                        }
+                    }
+                    return Ok(());
+                }
+                // Compressing does not pay: sent as it is.
+                Some(None) => {}
+            }
+        }
         match self.role {
             Role::Server => self.output.push_bytes(message.frame.clone()),
-            Role::Client => self.push_frame(
-                message.kind.opcode(),
-                true,
-                &message.frame[message.header_len..],
-            ),
+            Role::Client => self.push_frame(message.kind.opcode(), true, payload),
         }
         Ok(())
     }
@@ -734,8 +825,14 @@ impl Connection {
     /// Rules decided by the first two header bytes and the connection's role and state.
     fn check_prefix(&self, first: u8, second: u8) -> Result<(), ProtocolError> {
         let opcode = FrameHeader::check_prefix(first, second)?;
-        // §5.2: RSV bits must be 0 unless an extension defining them was negotiated; none is yet.
-        if first & 0x70 != 0 {
+        // §5.2: RSV bits must be 0 unless an extension defining them was negotiated.
+        // permessage-deflate defines RSV1, on the first frame of a data message only: set on a
+        // control frame or a continuation it is an error (RFC 7692 §6, §6.1).
+        let rsv = (first >> 4) & 0x7;
+        let compressed_start = rsv == RSV1
+            && self.deflate.is_some()
+            && matches!(opcode, OpCode::Text | OpCode::Binary);
+        if rsv != 0 && !compressed_start {
             return Err(ProtocolError::ReservedBitsSet);
         }
         // §5.1: clients mask every frame, servers none.
@@ -765,12 +862,17 @@ impl Connection {
             if header.payload_len > limits.max_frame_size as u64 {
                 return Err(ProtocolError::FrameTooLarge);
             }
-            let total = self.rx.message_buf.len() as u64 + header.payload_len;
-            if total > limits.max_message_size as u64 {
+            // A compressed message counts both what it brings and what it inflates to.
+            let received = self.rx.message.map_or(0, |m| m.received);
+            if received + header.payload_len > limits.max_message_size as u64 {
                 return Err(ProtocolError::MessageTooLarge);
             }
+            let compressed = match self.rx.message {
+                Some(message) => message.compressed,
+                None => header.rsv == RSV1,
+            };
             let buf = &mut self.rx.message_buf;
-            if buf.is_empty() {
+            if buf.is_empty() && !compressed {
                 // A new message reserves once what is sure to come: as much as the previous
                 // large message really was (never sized from the header alone), or all the
                 // messages of this read, which are then split off one allocation in turn
@@ -782,23 +884,24 @@ impl Connection {
                     buf.reserve(earned.max(burst_len(in_hand, &arriving[in_hand..])));
                 }
             }
-            match (&mut self.rx.message, header.opcode) {
-                (Some(message), _) => {
+            match &mut self.rx.message {
+                Some(message) => {
                     message.fragments += 1;
+                    message.received += header.payload_len;
                     if message.fragments > limits.max_fragments {
                         return Err(ProtocolError::TooManyFragments);
                     }
                 }
-                (None, OpCode::Text) => {
+                None => {
+                    let kind = match header.opcode {
+                        OpCode::Text => DataKind::Text,
+                        _ => DataKind::Binary,
+                    };
                     self.rx.message = Some(InMessage {
-                        kind: DataKind::Text,
+                        kind,
                         fragments: 1,
-                    })
-                }
-                (None, _) => {
-                    self.rx.message = Some(InMessage {
-                        kind: DataKind::Binary,
-                        fragments: 1,
+                        compressed,
+                        received: header.payload_len,
                     })
                 }
             }
@@ -826,23 +929,11 @@ impl Connection {
     ) -> Result<&'d [u8], ProtocolError> {
         let n = usize::try_from(frame.remaining).map_or(data.len(), |left| left.min(data.len()));
         let is_text = self.rx.message.is_some_and(|m| m.kind == DataKind::Text);
-        let buf = if frame.opcode.is_control() {
-            &mut self.rx.control_buf
+        let compressed = self.rx.message.is_some_and(|m| m.compressed);
+        if compressed && !frame.opcode.is_control() {
+            self.inflate_payload(&data[..n], frame.mask.map(|key| (key, frame.received)))?;
         } else {
-            &mut self.rx.message_buf
-        };
-        let start = buf.len();
-        match frame.mask {
-            Some(key) => extend_masked(buf, &data[..n], key, frame.received),
-            None => buf.extend_from_slice(&data[..n]),
-        }
-        let fresh = &buf[start..];
-        // §8.1: fail as soon as the text can no longer be valid, not when the message ends.
-        if is_text && !frame.opcode.is_control() {
-            self.rx
-                .utf8
-                .feed(fresh)
-                .map_err(|_| ProtocolError::InvalidUtf8)?;
+            self.store_payload(&data[..n], frame, is_text)?;
         }
         frame.received += n;
         frame.remaining -= n as u64;
@@ -853,6 +944,68 @@ impl Connection {
             self.rx.frame = Some(frame);
         }
         Ok(&data[n..])
+    }
+
+    /// Inflates payload bytes of a compressed message as they arrive (RFC 7692 §7.2.2), checking
+    /// the size limit on what they inflate to and text as it appears (§8.1 of RFC 6455).
+    fn inflate_payload(
+        &mut self,
+        input: &[u8],
+        mask: Option<([u8; 4], usize)>,
+    ) -> Result<(), ProtocolError> {
+        let Some(deflate) = self.deflate.as_mut() else {
+            return Ok(());
+        };
+        let start = self.rx.inflated.len();
+        deflate
+            .inflate(
+                input,
+                mask,
+                &mut self.rx.inflated,
+                self.config.max_message_size,
+            )
+            .map_err(inflate_error)?;
+        self.check_inflated_text(start)
+    }
+
+    /// Feeds the text inflated since `start` to the UTF-8 validator.
+    fn check_inflated_text(&mut self, start: usize) -> Result<(), ProtocolError> {
+        if self.rx.message.is_some_and(|m| m.kind == DataKind::Text) {
+            let fresh = self.rx.inflated.get(start..).unwrap_or_default();
+            self.rx
+                .utf8
+                .feed(fresh)
+                .map_err(|_| ProtocolError::InvalidUtf8)?;
+        }
+        Ok(())
+    }
+
+    /// Appends payload bytes of an uncompressed message or a control frame, unmasked.
+    fn store_payload(
+        &mut self,
+        data: &[u8],
+        frame: InFrame,
+        is_text: bool,
+    ) -> Result<(), ProtocolError> {
+        let buf = if frame.opcode.is_control() {
+            &mut self.rx.control_buf
+        } else {
+            &mut self.rx.message_buf
+        };
+        let start = buf.len();
+        match frame.mask {
+            Some(key) => extend_masked(buf, data, key, frame.received),
+            None => buf.extend_from_slice(data),
+        }
+        let fresh = &buf[start..];
+        // §8.1: fail as soon as the text can no longer be valid, not when the message ends.
+        if is_text && !frame.opcode.is_control() {
+            self.rx
+                .utf8
+                .feed(fresh)
+                .map_err(|_| ProtocolError::InvalidUtf8)?;
+        }
+        Ok(())
     }
 
     fn end_frame(&mut self, now: Instant, frame: InFrame) -> Result<(), ProtocolError> {
@@ -891,10 +1044,15 @@ impl Connection {
     }
 
     fn end_message(&mut self) -> Result<(), ProtocolError> {
-        let Some(message) = self.rx.message.take() else {
+        let Some(message) = self.rx.message else {
             return Ok(());
         };
-        let payload = take_message(&mut self.rx.message_buf, &mut self.rx.regrow);
+        let payload = if message.compressed {
+            self.finish_inflating()?
+        } else {
+            take_message(&mut self.rx.message_buf, &mut self.rx.regrow)
+        };
+        self.rx.message = None;
         let event = match message.kind {
             DataKind::Text => {
                 self.rx
@@ -907,6 +1065,18 @@ impl Connection {
         };
         self.push_event(event);
         Ok(())
+    }
+
+    /// Ends a compressed message: inflates the tail the sender removed and takes the payload.
+    fn finish_inflating(&mut self) -> Result<Bytes, ProtocolError> {
+        if let Some(deflate) = self.deflate.as_mut() {
+            let start = self.rx.inflated.len();
+            deflate
+                .finish_message(&mut self.rx.inflated, self.config.max_message_size)
+                .map_err(inflate_error)?;
+            self.check_inflated_text(start)?;
+        }
+        Ok(Bytes::from(std::mem::take(&mut self.rx.inflated)))
     }
 
     /// §5.5.1: a peer's Close is answered with a Close (the echo) unless ours was already sent.
@@ -924,7 +1094,7 @@ impl Connection {
             State::Closed => {}
         }
         // A message cut short by the Close is dropped (Autobahn 7.1.5 expects a normal close).
-        self.rx = Receiver::default();
+        self.drop_receive_state();
     }
 
     /// §7.1.7 Fail the WebSocket Connection: send a Close with the violation's code (unless one
@@ -1032,9 +1202,17 @@ impl Connection {
         self.state = State::Closed;
         self.output.clear();
         self.pending_pong = None;
-        self.rx = Receiver::default();
+        self.drop_receive_state();
         self.push_event(Event::Closed(outcome));
         self.close_transport = Pending::Armed;
+    }
+
+    /// Forgets a message being received, and the codec state it was using.
+    fn drop_receive_state(&mut self) {
+        self.rx = Receiver::default();
+        if let Some(deflate) = self.deflate.as_mut() {
+            deflate.abandon_message();
+        }
     }
 
     fn push_event(&mut self, event: Event) {
@@ -1065,6 +1243,13 @@ impl Connection {
         self.check_can_send()?;
         if self.sending.is_some() {
             return Err(Error::MessageInProgress);
+        }
+        if let Some(deflate) = self.deflate.as_mut()
+            && deflate.wants(payload.len())
+            && let Some(compressed) = deflate.compress(payload)
+        {
+            self.push_compressed(kind, compressed);
+            return Ok(());
         }
         match self.config.send_fragment_size {
             Some(size) if size > 0 && payload.len() > size => {
@@ -1103,6 +1288,37 @@ impl Connection {
                     .push_frame_shared(header, bytes.slice_ref(payload));
             }
             _ => self.push_frame(opcode, fin, payload),
+        }
+    }
+
+    /// Queues a compressed message (RFC 7692 §6): RSV1 on its first frame only, in frames of
+    /// [`Config::send_fragment_size`] if set. A server queues a large payload without copying.
+    fn push_compressed(&mut self, kind: DataKind, payload: Vec<u8>) {
+        let mut opcode = kind.opcode();
+        let mut rsv = RSV1;
+        match self.config.send_fragment_size {
+            Some(size) if size > 0 && payload.len() > size => {
+                let mut chunks = payload.chunks(size).peekable();
+                while let Some(chunk) = chunks.next() {
+                    self.push_frame_rsv(opcode, chunks.peek().is_none(), rsv, chunk);
+                    (opcode, rsv) = (OpCode::Continuation, 0);
+                }
+            }
+            _ if self.role == Role::Server && payload.len() >= SHARE_MIN => {
+                let header = FrameHeader {
+                    fin: true,
+                    rsv,
+                    opcode,
+                    mask: None,
+                    payload_len: payload.len() as u64,
+                };
+                self.output.push_frame_shared(header, Bytes::from(payload));
+                return;
+            }
+            _ => self.push_frame_rsv(opcode, true, rsv, &payload),
+        }
+        if let Some(deflate) = self.deflate.as_mut() {
+            deflate.recycle(payload);
         }
     }
 
@@ -1150,6 +1366,10 @@ impl Connection {
     }
 
     fn push_frame(&mut self, opcode: OpCode, fin: bool, payload: &[u8]) {
+        self.push_frame_rsv(opcode, fin, 0, payload);
+    }
+
+    fn push_frame_rsv(&mut self, opcode: OpCode, fin: bool, rsv: u8, payload: &[u8]) {
         let mask = match self.role {
             Role::Client => {
                 let mut key = [0u8; 4];
@@ -1160,7 +1380,7 @@ impl Connection {
         };
         let header = FrameHeader {
             fin,
-            rsv: 0,
+            rsv,
             opcode,
             mask,
             payload_len: payload.len() as u64,
@@ -1178,6 +1398,18 @@ impl std::fmt::Debug for Connection {
             .field("events", &self.events.len())
             .field("pending_event_bytes", &self.event_bytes)
             .finish_non_exhaustive()
+    }
+}
+
+/// The RSV1 bit in [`FrameHeader::rsv`]: permessage-deflate's "compressed message" bit.
+const RSV1: u8 = 0b100;
+
+/// The close code of a failed inflate: bad data is 1007 (RFC 7692 §8: fail the connection),
+/// too much of it 1009.
+fn inflate_error(error: InflateError) -> ProtocolError {
+    match error {
+        InflateError::Invalid => ProtocolError::InvalidCompressedData,
+        InflateError::TooLarge => ProtocolError::MessageTooLarge,
     }
 }
 

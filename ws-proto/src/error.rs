@@ -14,7 +14,8 @@ use crate::CloseCode;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum ProtocolError {
-    /// RSV1–3 set without a negotiated extension that defines them (§5.2).
+    /// RSV1–3 set without a negotiated extension that defines them (§5.2), or RSV1 where
+    /// permessage-deflate does not allow it: on a control frame or a continuation (RFC 7692 §6).
     ReservedBitsSet,
     /// An opcode reserved for future use: 0x3–0x7 or 0xB–0xF (§5.2).
     ReservedOpcode(u8),
@@ -47,6 +48,8 @@ pub enum ProtocolError {
     /// A message with more frames than [`Config::max_fragments`](crate::Config::max_fragments):
     /// 1009.
     TooManyFragments,
+    /// A compressed message that is not valid deflate data (RFC 7692 §8): close code 1007.
+    InvalidCompressedData,
     /// No answer to a keepalive Ping within [`Config::pong_timeout`](crate::Config::pong_timeout):
     /// 1011.
     KeepaliveTimeout,
@@ -57,7 +60,7 @@ impl ProtocolError {
     pub fn close_code(self) -> CloseCode {
         use ProtocolError::*;
         match self {
-            InvalidUtf8 | InvalidCloseReason => CloseCode::INVALID_PAYLOAD,
+            InvalidUtf8 | InvalidCloseReason | InvalidCompressedData => CloseCode::INVALID_PAYLOAD,
             FrameTooLarge | MessageTooLarge | TooManyFragments => CloseCode::MESSAGE_TOO_BIG,
             KeepaliveTimeout => CloseCode::INTERNAL_ERROR,
             ReservedBitsSet
@@ -94,6 +97,7 @@ impl ProtocolError {
             FrameTooLarge => "frame too large",
             MessageTooLarge => "message too large",
             TooManyFragments => "too many fragments",
+            InvalidCompressedData => "invalid compressed data",
             KeepaliveTimeout => "keepalive timeout",
         }
     }

@@ -91,6 +91,7 @@
 mod close;
 mod config;
 mod connection;
+mod deflate;
 mod error;
 pub mod frame;
 #[cfg(any(test, feature = "fuzzing"))]
@@ -109,6 +110,7 @@ pub use connection::{
     Connection, ConnectionState, DataKind, EVENT_OVERHEAD, Event, PreparedMessage, SHARE_MIN,
     TransportAction,
 };
+pub use deflate::{DeflateConfig, DeflateParams, PERMESSAGE_DEFLATE};
 pub use error::{Error, ProtocolError};
 pub use handshake::{
     Accept, ClientHandshake, ClientRequest, Established, ExtensionOffer, HandshakeError, Headers,

@@ -9,12 +9,13 @@ use bytes::Bytes;
 
 use super::body::{Framing, framing};
 use super::error::HandshakeError;
-use super::headers::{Headers, is_token, is_valid_value, split_list};
+use super::headers::{ExtensionOffer, Headers, is_token, is_valid_value, split_list};
 use super::response::Response;
 use super::url::WsUrl;
 use super::{accept_key, deadline};
+use crate::deflate::{self, ResponseFault};
 use crate::rng::KeySource;
-use crate::{Config, Connection, Role};
+use crate::{Config, Connection, DeflateParams, Role};
 
 /// What a client asks for: the URL, and optional subprotocols, origin, cookies and headers.
 ///
@@ -200,7 +201,8 @@ impl ClientHandshake {
     ///
     /// The request is `GET {resource} HTTP/1.1` with `Host`, `Upgrade: websocket`,
     /// `Connection: Upgrade`, `Sec-WebSocket-Key`, `Sec-WebSocket-Version: 13`, then `Origin`,
-    /// `Sec-WebSocket-Protocol` and `Cookie` when set, then the extra headers. Fails if the
+    /// `Sec-WebSocket-Protocol`, `Sec-WebSocket-Extensions` (the permessage-deflate offer of
+    /// [`Config::compression`]) and `Cookie` when set, then the extra headers. Fails if the
     /// builder was given invalid input.
     pub fn new(
         request: ClientRequest,
@@ -230,6 +232,9 @@ impl ClientHandshake {
         }
         if !request.subprotocols.is_empty() {
             line("Sec-WebSocket-Protocol", &request.subprotocols.join(", "));
+        }
+        if let Some(compression) = &config.compression {
+            line("Sec-WebSocket-Extensions", &deflate::offer(compression));
         }
         if let Some(cookie) = &request.cookie {
             line("Cookie", cookie);
@@ -492,8 +497,8 @@ impl ClientHandshake {
         head: Head,
         head_len: usize,
     ) -> Result<Established, HandshakeError> {
-        let subprotocol = match self.check_101(&head) {
-            Ok(subprotocol) => subprotocol,
+        let (subprotocol, compression) = match self.check_101(&head) {
+            Ok(checked) => checked,
             Err(error) => return Err(self.fail(error)),
         };
         let Some(keys) = self.keys.take() else {
@@ -501,6 +506,9 @@ impl ClientHandshake {
         };
         let mut connection =
             Connection::with_key_source(Role::Client, self.config.clone(), keys, now);
+        if let Some(params) = compression {
+            connection = connection.with_compression(params);
+        }
         // Whatever of the request is still unwritten must go out before any frame.
         let unwritten = self.output.get(self.written..).unwrap_or_default();
         if !unwritten.is_empty() {
@@ -527,8 +535,12 @@ impl ClientHandshake {
         })
     }
 
-    /// The checks of §4.1 on a 101; returns the chosen subprotocol.
-    fn check_101(&self, head: &Head) -> Result<Option<String>, HandshakeError> {
+    /// The checks of §4.1 on a 101; returns the chosen subprotocol and the agreed
+    /// permessage-deflate parameters.
+    fn check_101(
+        &self,
+        head: &Head,
+    ) -> Result<(Option<String>, Option<DeflateParams>), HandshakeError> {
         let headers = &head.headers;
         if head.minor_version != 1 {
             return Err(HandshakeError::InvalidResponse("101 must be HTTP/1.1"));
@@ -544,25 +556,42 @@ impl ClientHandshake {
             (Some(accept), None) if accept.trim_matches([' ', '\t']) == self.expected_accept => {}
             _ => return Err(HandshakeError::InvalidAccept),
         }
-        // No extension was offered, so none may be in use (§4.1, §9.1).
-        if let Some(extension) = headers
-            .get_all("sec-websocket-extensions")
-            .flat_map(split_list)
-            .next()
-        {
-            return Err(HandshakeError::UnexpectedExtension(extension.to_owned()));
-        }
+        let compression = self.check_extensions(headers)?;
         let chosen: Vec<&str> = headers
             .get_all("sec-websocket-protocol")
             .flat_map(split_list)
             .collect();
-        match chosen.as_slice() {
-            [] => Ok(None),
+        let subprotocol = match chosen.as_slice() {
+            [] => None,
             [one] if self.subprotocols.iter().any(|offered| offered == one) => {
-                Ok(Some((*one).to_owned()))
+                Some((*one).to_owned())
             }
-            _ => Err(HandshakeError::UnexpectedSubprotocol(chosen.join(", "))),
+            _ => return Err(HandshakeError::UnexpectedSubprotocol(chosen.join(", "))),
+        };
+        Ok((subprotocol, compression))
+    }
+
+    /// §4.1, §9.1: the server may only accept extensions that were offered, each once; only
+    /// permessage-deflate is ever offered, and its parameters must fit the offer (RFC 7692
+    /// §7.1).
+    fn check_extensions(&self, headers: &Headers) -> Result<Option<DeflateParams>, HandshakeError> {
+        let mut accepted = Vec::new();
+        for value in headers.get_all("sec-websocket-extensions") {
+            let offers = ExtensionOffer::parse_list(value).map_err(|_| {
+                HandshakeError::InvalidResponse("malformed Sec-WebSocket-Extensions")
+            })?;
+            accepted.extend(offers);
         }
+        let Some(compression) = &self.config.compression else {
+            return match accepted.first() {
+                None => Ok(None),
+                Some(extension) => Err(HandshakeError::UnexpectedExtension(extension.to_string())),
+            };
+        };
+        deflate::check_response(&accepted, compression).map_err(|fault| match fault {
+            ResponseFault::NotOffered(extension) => HandshakeError::UnexpectedExtension(extension),
+            ResponseFault::Invalid(reason) => HandshakeError::InvalidExtension(reason),
+        })
     }
 }
 
@@ -709,6 +738,8 @@ mod tests {
             "GET /chat?room=1 HTTP/1.1\r\nHost: example.com:9001\r\nUpgrade: websocket\r\n\
              Connection: Upgrade\r\nSec-WebSocket-Key: {}\r\nSec-WebSocket-Version: 13\r\n\
              Origin: http://example.com\r\nSec-WebSocket-Protocol: chat, superchat\r\n\
+             Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits; \
+             client_no_context_takeover\r\n\
              Cookie: a=1; b=2; c=3\r\nX-Trace: 1\r\nx-trace: 2\r\n\r\n",
             seeded_key()
         );
@@ -904,12 +935,33 @@ mod tests {
             outcome(&chose("Chat"), &["chat"], false),
             Err(HandshakeError::UnexpectedSubprotocol("Chat".into()))
         );
-        // Extensions: none offered, none allowed.
-        let ext = response_101("Sec-WebSocket-Extensions: permessage-deflate\r\n");
+        // Extensions: only the permessage-deflate offered, once, within the offer (the full
+        // matrix is in the deflate module's tests).
+        let ext = |value: &str| response_101(&format!("Sec-WebSocket-Extensions: {value}\r\n"));
         assert_eq!(
-            outcome(&ext, &[], false),
+            outcome(&ext("permessage-deflate"), &[], false),
+            Ok((101, None))
+        );
+        assert_eq!(
+            outcome(&ext("x-foo"), &[], false),
+            Err(HandshakeError::UnexpectedExtension("x-foo".into()))
+        );
+        assert_eq!(
+            outcome(&ext("permessage-deflate, permessage-deflate"), &[], false),
             Err(HandshakeError::UnexpectedExtension(
                 "permessage-deflate".into()
+            ))
+        );
+        assert_eq!(
+            outcome(&ext("permessage-deflate; x=1"), &[], false),
+            Err(HandshakeError::InvalidExtension(
+                "unknown permessage-deflate parameter"
+            ))
+        );
+        assert_eq!(
+            outcome(&ext("permessage-deflate;;"), &[], false),
+            Err(HandshakeError::InvalidResponse(
+                "malformed Sec-WebSocket-Extensions"
             ))
         );
         // Malformed HTTP.

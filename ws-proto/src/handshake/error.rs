@@ -83,8 +83,12 @@ pub enum HandshakeError {
     InvalidAccept,
     /// The 101 names a subprotocol the client did not offer, or several (RFC 6455 §4.1).
     UnexpectedSubprotocol(String),
-    /// The 101 names an extension the client did not offer (RFC 6455 §4.1; none is offered).
+    /// The 101 accepts an extension the client did not offer, or more than one (RFC 6455 §4.1,
+    /// §9.1).
     UnexpectedExtension(String),
+    /// The 101 accepts permessage-deflate with a parameter that is unknown, repeated, malformed
+    /// or beyond what was offered (RFC 7692 §7.1): why.
+    InvalidExtension(&'static str),
     /// The response head, its header count, or a rejection's body exceeds the configured
     /// limits.
     ResponseTooLarge,
@@ -117,6 +121,7 @@ impl HandshakeError {
             | InvalidAccept
             | UnexpectedSubprotocol(_)
             | UnexpectedExtension(_)
+            | InvalidExtension(_)
             | ResponseTooLarge
             | UnexpectedEof => 502,
         }
@@ -183,6 +188,7 @@ impl fmt::Display for HandshakeError {
             InvalidAccept => f.write_str("wrong Sec-WebSocket-Accept"),
             UnexpectedSubprotocol(p) => write!(f, "server chose unoffered subprotocol {p:?}"),
             UnexpectedExtension(e) => write!(f, "server chose unoffered extension {e:?}"),
+            InvalidExtension(why) => write!(f, "invalid permessage-deflate response: {why}"),
             ResponseTooLarge => f.write_str("handshake response too large"),
             UnexpectedEof => f.write_str("connection closed during the handshake"),
         }

@@ -7,6 +7,7 @@ use super::headers::{Headers, is_token, is_valid_value};
 use super::request::Request;
 use super::response::Response;
 use super::{accept_key, deadline};
+use crate::deflate;
 use crate::rng::default_key_source;
 use crate::{Config, Connection, Role};
 
@@ -161,6 +162,7 @@ impl ServerHandshake {
         };
         request.validate_upgrade()?;
         let key = request.key().ok_or(HandshakeError::MissingKey)?;
+        let config = accept.config.clone().unwrap_or(self.config);
         let mut response = Response::new(101)
             .with_header("Upgrade", "websocket")
             .with_header("Connection", "Upgrade")
@@ -183,13 +185,27 @@ impl ServerHandshake {
             if reserved || !is_token(name) || !is_valid_value(value) {
                 return Err(HandshakeError::InvalidHeader(name.to_owned()));
             }
+        }
+        // RFC 7692 §5.1: the first acceptable permessage-deflate offer, or none.
+        let compression = config
+            .compression
+            .as_ref()
+            .and_then(|settings| deflate::accept_offer(request.extensions(), settings));
+        if let Some((_, value)) = &compression {
+            response
+                .headers
+                .push("Sec-WebSocket-Extensions", value.as_str());
+        }
+        for (name, value) in accept.headers.iter() {
             response.headers.push(name, value);
         }
 
         // A server never masks (§5.1), so the key source is never drawn from.
-        let config = accept.config.clone().unwrap_or(self.config);
         let mut connection =
             Connection::with_key_source(Role::Server, config, default_key_source(), now);
+        if let Some((params, _)) = compression {
+            connection = connection.with_compression(params);
+        }
         connection.queue_raw_output(&response.encode());
         let leftover = self.buf.get(head_len..).unwrap_or_default();
         if !leftover.is_empty() {

@@ -1,0 +1,418 @@
+//! Compressing and inflating messages (RFC 7692 §7.2), with codecs allocated lazily and, for a
+//! direction without context takeover, borrowed from a pool for one message at a time.
+
+use std::sync::{Mutex, MutexGuard};
+
+use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress, Status};
+
+use super::{DeflateConfig, DeflateParams};
+use crate::Role;
+use crate::frame::apply_mask;
+
+/// The end of a sync flush: removed from every compressed message (§7.2.1) and put back before
+/// inflating one (§7.2.2).
+const SYNC_TAIL: [u8; 4] = [0x00, 0x00, 0xff, 0xff];
+
+/// Idle codecs the pool keeps per kind; more are dropped when given back. A thread compresses
+/// one message at a time, so this covers a few busy threads.
+const POOL_MAX: usize = 4;
+
+/// Buffer capacity kept between messages; a larger one is released after its message.
+const RETAIN: usize = 64 << 10;
+
+/// The first step a growing inflate buffer takes.
+const INFLATE_START: usize = 4 << 10;
+
+/// Approximate heap bytes of a `zlib-rs` compressor at any window size (its hash table alone is
+/// 128 KiB) and of a decompressor (a 32 KiB window plus state), for
+/// [`Deflate::capacity`].
+const COMPRESSOR_BYTES: usize = 330 << 10;
+const DECOMPRESSOR_BYTES: usize = 42 << 10;
+
+/// What went wrong inflating a message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum InflateError {
+    /// Not valid deflate data (1007).
+    Invalid,
+    /// The message inflates past the size limit (1009).
+    TooLarge,
+}
+
+/// One connection's permessage-deflate state, from its own point of view.
+pub(crate) struct Deflate {
+    params: DeflateParams,
+    tx: Tx,
+    rx: Rx,
+}
+
+/// Our direction.
+struct Tx {
+    kind: CompressorKind,
+    takeover: bool,
+    threshold: usize,
+    /// The compressor, kept between messages only with context takeover.
+    kept: Option<Compress>,
+    /// Compressed output of the message being sent.
+    scratch: Vec<u8>,
+}
+
+/// The peer's direction.
+struct Rx {
+    window_bits: u8,
+    takeover: bool,
+    /// The decompressor of the message being received, kept between messages only with context
+    /// takeover.
+    current: Option<Decompress>,
+    /// A `BFINAL` block ended the stream: the next message starts a new one.
+    stream_ended: bool,
+    /// The unmasked input of a frame being inflated.
+    scratch: Vec<u8>,
+}
+
+/// What makes two compressors interchangeable.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct CompressorKind {
+    window_bits: u8,
+    level: u8,
+}
+
+static COMPRESSORS: Mutex<Vec<(CompressorKind, Compress)>> = Mutex::new(Vec::new());
+static DECOMPRESSORS: Mutex<Vec<(u8, Decompress)>> = Mutex::new(Vec::new());
+
+impl Deflate {
+    /// The state for a connection in `role` that agreed on `params`; `config` gives the level
+    /// and threshold. Allocates no codec.
+    pub(crate) fn new(role: Role, params: DeflateParams, config: &DeflateConfig) -> Self {
+        let config = config.clamped();
+        let (ours, theirs) = match role {
+            Role::Server => (
+                (
+                    params.server_max_window_bits,
+                    params.server_no_context_takeover,
+                ),
+                (
+                    params.client_max_window_bits,
+                    params.client_no_context_takeover,
+                ),
+            ),
+            Role::Client => (
+                (
+                    params.client_max_window_bits,
+                    params.client_no_context_takeover,
+                ),
+                (
+                    params.server_max_window_bits,
+                    params.server_no_context_takeover,
+                ),
+            ),
+        };
+        Deflate {
+            params,
+            tx: Tx {
+                kind: CompressorKind {
+                    window_bits: zlib_window_bits(ours.0),
+                    level: config.level,
+                },
+                takeover: !ours.1,
+                threshold: config.threshold,
+                kept: None,
+                scratch: Vec::new(),
+            },
+            rx: Rx {
+                window_bits: zlib_window_bits(theirs.0),
+                takeover: !theirs.1,
+                current: None,
+                stream_ended: false,
+                scratch: Vec::new(),
+            },
+        }
+    }
+
+    /// The agreed parameters.
+    pub(crate) fn params(&self) -> DeflateParams {
+        self.params
+    }
+
+    /// Whether a message of `len` bytes is worth compressing.
+    pub(crate) fn wants(&self, len: usize) -> bool {
+        len >= self.tx.threshold
+    }
+
+    /// The compressor settings, when messages are compressed independently of each other (no
+    /// context takeover): equal kinds produce equal output for equal input.
+    pub(crate) fn independent_kind(&self) -> Option<CompressorKind> {
+        (!self.tx.takeover).then_some(self.tx.kind)
+    }
+
+    /// Heap bytes held between messages: kept codecs and buffers.
+    pub(crate) fn capacity(&self) -> usize {
+        self.tx.kept.as_ref().map_or(0, |_| COMPRESSOR_BYTES)
+            + self.rx.current.as_ref().map_or(0, |_| DECOMPRESSOR_BYTES)
+            + self.tx.scratch.capacity()
+            + self.rx.scratch.capacity()
+    }
+
+    // ------------------------------------------------------------------------------- send
+
+    /// Compresses a whole message (§7.2.1), returning the payload to send with RSV1, or `None`
+    /// to send the message as it is: without context takeover when compressing does not make it
+    /// smaller, or if the compressor fails (it is then replaced, so no state is shared with the
+    /// peer that it did not see). Hand the buffer back with [`recycle`](Self::recycle) once
+    /// copied.
+    pub(crate) fn compress(&mut self, payload: &[u8]) -> Option<Vec<u8>> {
+        let tx = &mut self.tx;
+        let mut compressor = match tx.kept.take() {
+            Some(kept) => kept,
+            None if tx.takeover => new_compressor(tx.kind),
+            None => take_compressor(tx.kind),
+        };
+        tx.scratch.clear();
+        let ok = compress_into(&mut compressor, payload, &mut tx.scratch);
+        if tx.takeover {
+            if ok {
+                tx.kept = Some(compressor);
+            }
+        } else {
+            give_compressor(tx.kind, compressor);
+        }
+        if !ok || (!tx.takeover && tx.scratch.len() >= payload.len()) {
+            return None;
+        }
+        Some(std::mem::take(&mut tx.scratch))
+    }
+
+    /// Takes back the buffer [`compress`](Self::compress) returned, for the next message, unless
+    /// a large message made it large.
+    pub(crate) fn recycle(&mut self, mut buffer: Vec<u8>) {
+        if buffer.capacity() <= RETAIN {
+            buffer.clear();
+            self.tx.scratch = buffer;
+        }
+    }
+
+    /// Compresses `payload` the way a connection of `kind` without context takeover would: for
+    /// sending one message on many connections.
+    pub(crate) fn compress_independent(kind: CompressorKind, payload: &[u8]) -> Option<Vec<u8>> {
+        let mut compressor = take_compressor(kind);
+        let mut out = Vec::new();
+        let ok = compress_into(&mut compressor, payload, &mut out);
+        give_compressor(kind, compressor);
+        (ok && out.len() < payload.len()).then_some(out)
+    }
+
+    // ---------------------------------------------------------------------------- receive
+
+    /// Inflates part of a compressed message's payload, as it arrives, appending to `out`, which
+    /// may not grow past `limit` bytes. Input under a `mask` (key and offset of its first byte
+    /// in the frame) is unmasked first (RFC 6455 §5.3).
+    pub(crate) fn inflate(
+        &mut self,
+        input: &[u8],
+        mask: Option<([u8; 4], usize)>,
+        out: &mut Vec<u8>,
+        limit: usize,
+    ) -> Result<(), InflateError> {
+        let rx = &mut self.rx;
+        if rx.stream_ended {
+            // Bytes after a final block belong to no stream (RFC 1951 §3.2.3).
+            return Ok(());
+        }
+        let decompressor = match &mut rx.current {
+            Some(current) => current,
+            None => rx.current.insert(if rx.takeover {
+                new_decompressor(rx.window_bits)
+            } else {
+                take_decompressor(rx.window_bits)
+            }),
+        };
+        let input = match mask {
+            Some((key, offset)) => {
+                rx.scratch.clear();
+                rx.scratch.extend_from_slice(input);
+                apply_mask(&mut rx.scratch, key, offset);
+                &rx.scratch[..]
+            }
+            None => input,
+        };
+        let ended = inflate_into(decompressor, input, out, limit, FlushDecompress::None);
+        rx.stream_ended = ended?;
+        Ok(())
+    }
+
+    /// Ends a compressed message: inflates the sync-flush tail the sender removed (§7.2.2), then
+    /// keeps the decompressor (context takeover) or returns it to the pool.
+    pub(crate) fn finish_message(
+        &mut self,
+        out: &mut Vec<u8>,
+        limit: usize,
+    ) -> Result<(), InflateError> {
+        let rx = &mut self.rx;
+        let result = match (&mut rx.current, rx.stream_ended) {
+            (Some(decompressor), false) => {
+                inflate_into(decompressor, &SYNC_TAIL, out, limit, FlushDecompress::Sync)
+                    .map(|_| ())
+            }
+            // An empty message (no payload at all) or one whose stream ended.
+            _ => Ok(()),
+        };
+        if result.is_err() {
+            rx.current = None;
+        } else if (!rx.takeover || rx.stream_ended)
+            && let Some(mut decompressor) = rx.current.take()
+        {
+            decompressor.reset(false);
+            if rx.takeover {
+                rx.current = Some(decompressor);
+            } else {
+                give_decompressor(rx.window_bits, decompressor);
+            }
+        }
+        rx.stream_ended = false;
+        if rx.scratch.capacity() > RETAIN {
+            rx.scratch = Vec::new();
+        }
+        result
+    }
+
+    /// Drops the state of a message cut short (the connection is ending).
+    pub(crate) fn abandon_message(&mut self) {
+        self.rx.current = None;
+        self.rx.stream_ended = false;
+        self.rx.scratch = Vec::new();
+    }
+}
+
+/// flate2 (like zlib since 1.2.9) takes 9 to 15: a 9-bit deflate window never reaches back more
+/// than 512 − 262 = 250 bytes, so its output is valid for a peer that allowed 8 bits, and a
+/// 9-bit inflate window accepts anything an 8-bit one does.
+fn zlib_window_bits(bits: u8) -> u8 {
+    bits.clamp(9, 15)
+}
+
+/// Deflates `payload` with a sync flush into `out`, without the flush's last four bytes.
+fn compress_into(compressor: &mut Compress, payload: &[u8], out: &mut Vec<u8>) -> bool {
+    out.reserve(payload.len() / 2 + 64);
+    let mut input = payload;
+    loop {
+        if out.capacity() - out.len() < 64 {
+            out.reserve(out.capacity().max(64));
+        }
+        let before = compressor.total_in();
+        if compressor
+            .compress_vec(input, out, FlushCompress::Sync)
+            .is_err()
+        {
+            return false;
+        }
+        let consumed = usize::try_from(compressor.total_in() - before).unwrap_or(input.len());
+        input = input.get(consumed..).unwrap_or_default();
+        // A sync flush is complete once the compressor stops short of filling the buffer.
+        if input.is_empty() && out.len() < out.capacity() {
+            break;
+        }
+    }
+    if out.ends_with(&SYNC_TAIL) {
+        out.truncate(out.len() - SYNC_TAIL.len());
+        true
+    } else {
+        false
+    }
+}
+
+/// Inflates `input` into `out`, growing it by doubling up to `limit + 1` bytes so that a bomb
+/// is caught before anything larger is allocated. Returns whether the stream ended.
+fn inflate_into(
+    decompressor: &mut Decompress,
+    mut input: &[u8],
+    out: &mut Vec<u8>,
+    limit: usize,
+    flush: FlushDecompress,
+) -> Result<bool, InflateError> {
+    loop {
+        if out.len() == out.capacity() {
+            let most = limit.saturating_add(1);
+            let target = out
+                .capacity()
+                .saturating_mul(2)
+                .max(INFLATE_START)
+                .min(most);
+            if target <= out.len() {
+                return Err(InflateError::TooLarge);
+            }
+            out.reserve_exact(target - out.len());
+        }
+        let before = decompressor.total_in();
+        let status = decompressor
+            .decompress_vec(input, out, flush)
+            .map_err(|_| InflateError::Invalid)?;
+        let consumed = usize::try_from(decompressor.total_in() - before).unwrap_or(input.len());
+        input = input.get(consumed..).unwrap_or_default();
+        if out.len() > limit {
+            return Err(InflateError::TooLarge);
+        }
+        if status == Status::StreamEnd {
+            return Ok(true);
+        }
+        // Room left in `out` means the decompressor wants more input.
+        if out.len() < out.capacity() {
+            return Ok(false);
+        }
+    }
+}
+
+fn lock<T>(pool: &Mutex<T>) -> MutexGuard<'_, T> {
+    // The pool holds only reset codecs: a panic elsewhere cannot leave one half-used.
+    pool.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+fn new_compressor(kind: CompressorKind) -> Compress {
+    Compress::new_with_window_bits(
+        Compression::new(u32::from(kind.level)),
+        false,
+        kind.window_bits,
+    )
+}
+
+fn take_compressor(kind: CompressorKind) -> Compress {
+    let mut pool = lock(&COMPRESSORS);
+    match pool.iter().rposition(|(k, _)| *k == kind) {
+        Some(at) => pool.swap_remove(at).1,
+        None => {
+            drop(pool);
+            new_compressor(kind)
+        }
+    }
+}
+
+fn give_compressor(kind: CompressorKind, mut compressor: Compress) {
+    compressor.reset();
+    let mut pool = lock(&COMPRESSORS);
+    if pool.len() < POOL_MAX {
+        pool.push((kind, compressor));
+    }
+}
+
+fn new_decompressor(window_bits: u8) -> Decompress {
+    Decompress::new_with_window_bits(false, window_bits)
+}
+
+fn take_decompressor(window_bits: u8) -> Decompress {
+    let mut pool = lock(&DECOMPRESSORS);
+    match pool.iter().rposition(|(bits, _)| *bits == window_bits) {
+        Some(at) => pool.swap_remove(at).1,
+        None => {
+            drop(pool);
+            new_decompressor(window_bits)
+        }
+    }
+}
+
+fn give_decompressor(window_bits: u8, decompressor: Decompress) {
+    let mut pool = lock(&DECOMPRESSORS);
+    if pool.len() < POOL_MAX {
+        pool.push((window_bits, decompressor));
+    }
+}
+
+#[cfg(test)]
+mod tests;

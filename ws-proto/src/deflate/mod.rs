@@ -1,0 +1,178 @@
+//! permessage-deflate (RFC 7692): what to offer or accept, what was agreed, and the codec.
+//!
+//! The handshake machines negotiate it from [`Config::compression`](crate::Config::compression)
+//! and hand the agreed [`DeflateParams`] to the [`Connection`](crate::Connection), which then
+//! compresses outgoing messages of [`DeflateConfig::threshold`] bytes or more and inflates
+//! incoming messages with RSV1 set. No adapter takes any part in it.
+//!
+//! # Memory
+//!
+//! A compressor of the `zlib-rs` backend holds about 330 KiB at any window size (its hash table
+//! alone is 128 KiB), a decompressor about 40 KiB. So that an idle connection holds neither:
+//!
+//! * a codec is allocated on the first message that needs it, never at the handshake;
+//! * a direction without context takeover borrows its codec from a small process-wide pool for
+//!   the length of one message and gives it back reset, so idle connections hold nothing and a
+//!   busy thread reuses one codec instead of allocating per message. Ours is that direction by
+//!   default ([`DeflateConfig::no_context_takeover`]);
+//! * only a direction with context takeover keeps its codec between messages, since the next
+//!   message may refer to the previous ones (§7.2.1).
+
+mod codec;
+mod negotiate;
+
+pub(crate) use codec::{CompressorKind, Deflate, InflateError};
+pub(crate) use negotiate::{ResponseFault, accept_offer, check_response, offer};
+
+/// How this endpoint negotiates permessage-deflate (RFC 7692), in terms of *our* side and *the
+/// peer's*, so one value serves a client and a server alike.
+///
+/// | field | a client puts it in its offer as | a server puts it in its 101 as |
+/// |---|---|---|
+/// | [`no_context_takeover`](Self::no_context_takeover) | `client_no_context_takeover` | `server_no_context_takeover` |
+/// | [`request_no_context_takeover`](Self::request_no_context_takeover) | `server_no_context_takeover` | `client_no_context_takeover` |
+/// | [`max_window_bits`](Self::max_window_bits) | `client_max_window_bits[=n]` | `server_max_window_bits=n` |
+/// | [`peer_max_window_bits`](Self::peer_max_window_bits) | `server_max_window_bits=n` | `client_max_window_bits=n` (if offered) |
+///
+/// A client always offers `client_max_window_bits`, so a server may ask for a smaller window.
+/// A server accepts the first offer it can and declines the others; an offer with an unknown,
+/// repeated or invalid parameter is declined (RFC 7692 §5.1).
+///
+/// ```
+/// use ws_proto::{Config, DeflateConfig};
+///
+/// // Compression is on by default; turning it off is one line:
+/// let plain = Config::default().with_compression(None);
+/// assert!(plain.compression.is_none());
+///
+/// // Better ratios on streams of small, similar messages, for about 330 KiB per connection:
+/// let config = Config::default()
+///     .with_compression(Some(DeflateConfig::default().with_no_context_takeover(false)));
+/// assert_eq!(config.compression.map(|c| c.no_context_takeover), Some(false));
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct DeflateConfig {
+    /// Our compressor starts every message afresh (RFC 7692 §7.1.1). Each message then
+    /// compresses a little less well, but the connection holds no compressor between messages
+    /// (see the [module docs](self)) and a [`PreparedMessage`](crate::PreparedMessage) is
+    /// compressed once for every connection. Default: `true`.
+    pub no_context_takeover: bool,
+    /// Ask the peer to compress every message afresh, so our decompressor is not kept between
+    /// messages either. Default: `false` (browsers and most peers compress better with their
+    /// context, and our decompressor costs about 40 KiB only once a compressed message arrives).
+    pub request_no_context_takeover: bool,
+    /// Most LZ77 window bits our compressor uses, 8 to 15 (RFC 7692 §7.1.2). The peer may ask
+    /// for fewer. Default: 15.
+    ///
+    /// With 8 the compressor runs with a 9-bit window, as zlib does: deflate never reaches back
+    /// further than the window size minus 262 bytes, so its output stays within 256 bytes.
+    pub max_window_bits: u8,
+    /// Most LZ77 window bits the peer may use, 8 to 15: asked for when below 15 (a client always
+    /// can; a server only when the client offered `client_max_window_bits`). Default: 15.
+    pub peer_max_window_bits: u8,
+    /// zlib compression level, 0 (stored) to 9 (best). Default: 6.
+    pub level: u8,
+    /// Messages shorter than this many bytes are sent uncompressed: deflate's framing costs more
+    /// than it saves on them. Default: 128.
+    pub threshold: usize,
+}
+
+impl Default for DeflateConfig {
+    fn default() -> Self {
+        DeflateConfig {
+            no_context_takeover: true,
+            request_no_context_takeover: false,
+            max_window_bits: 15,
+            peer_max_window_bits: 15,
+            level: 6,
+            threshold: 128,
+        }
+    }
+}
+
+impl DeflateConfig {
+    /// Sets [`no_context_takeover`](Self::no_context_takeover).
+    #[must_use]
+    pub fn with_no_context_takeover(mut self, value: bool) -> Self {
+        self.no_context_takeover = value;
+        self
+    }
+
+    /// Sets [`request_no_context_takeover`](Self::request_no_context_takeover).
+    #[must_use]
+    pub fn with_request_no_context_takeover(mut self, value: bool) -> Self {
+        self.request_no_context_takeover = value;
+        self
+    }
+
+    /// Sets [`max_window_bits`](Self::max_window_bits), clamped to 8–15.
+    #[must_use]
+    pub fn with_max_window_bits(mut self, bits: u8) -> Self {
+        self.max_window_bits = bits.clamp(MIN_WINDOW_BITS, MAX_WINDOW_BITS);
+        self
+    }
+
+    /// Sets [`peer_max_window_bits`](Self::peer_max_window_bits), clamped to 8–15.
+    #[must_use]
+    pub fn with_peer_max_window_bits(mut self, bits: u8) -> Self {
+        self.peer_max_window_bits = bits.clamp(MIN_WINDOW_BITS, MAX_WINDOW_BITS);
+        self
+    }
+
+    /// Sets [`level`](Self::level), clamped to 0–9.
+    #[must_use]
+    pub fn with_level(mut self, level: u8) -> Self {
+        self.level = level.min(9);
+        self
+    }
+
+    /// Sets [`threshold`](Self::threshold).
+    #[must_use]
+    pub fn with_threshold(mut self, bytes: usize) -> Self {
+        self.threshold = bytes;
+        self
+    }
+
+    /// The fields with out-of-range values brought into range.
+    fn clamped(self) -> Self {
+        self.with_max_window_bits(self.max_window_bits)
+            .with_peer_max_window_bits(self.peer_max_window_bits)
+            .with_level(self.level)
+    }
+}
+
+/// The permessage-deflate parameters both ends agreed on (RFC 7692 §7.1), as the server's 101
+/// states them. Absent window bits are 15.
+///
+/// [`Connection::compression`](crate::Connection::compression) tells whether a connection
+/// negotiated compression, and with what.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct DeflateParams {
+    /// The server compresses each message afresh.
+    pub server_no_context_takeover: bool,
+    /// The client compresses each message afresh.
+    pub client_no_context_takeover: bool,
+    /// The most window bits the server compresses with.
+    pub server_max_window_bits: u8,
+    /// The most window bits the client compresses with.
+    pub client_max_window_bits: u8,
+}
+
+impl Default for DeflateParams {
+    /// Context takeover both ways with 15-bit windows: a bare `permessage-deflate`.
+    fn default() -> Self {
+        DeflateParams {
+            server_no_context_takeover: false,
+            client_no_context_takeover: false,
+            server_max_window_bits: MAX_WINDOW_BITS,
+            client_max_window_bits: MAX_WINDOW_BITS,
+        }
+    }
+}
+
+/// The extension token (RFC 7692 §7).
+pub const PERMESSAGE_DEFLATE: &str = "permessage-deflate";
+
+const MIN_WINDOW_BITS: u8 = 8;
+const MAX_WINDOW_BITS: u8 = 15;
