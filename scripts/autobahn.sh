@@ -5,11 +5,12 @@
 #   scripts/autobahn.sh                  # all runs
 #   RUNS="server-std client-smol" scripts/autobahn.sh
 #   CASES='["1.*","2.*"]' scripts/autobahn.sh   # a subset (missing cases are then not checked)
-#   COMPRESSION_RUNS="server-std-api client-smol" scripts/autobahn.sh
+#   COMPRESSION_RUNS="server-std-api client-smol" AUTOBAHN_JOBS=2 scripts/autobahn.sh
 #
 # Sections 12 and 13 (permessage-deflate, 216 cases) take 9-14 minutes per run inside wstest
 # itself; COMPRESSION_RUNS names the runs that include them (default: every run). The others
 # run sections 1-10 only, and their check leaves 12-13 out. CI runs 12-13 on one run per role.
+# AUTOBAHN_JOBS (default 1) runs that many at a time.
 #
 # Each run is "<role>-<runtime>[-api]" (2 roles x 2 runtimes x 2 layers, all eight by default):
 # `server-*` drives the fuzzing client against our
@@ -47,7 +48,7 @@ BIN="$root/target/release"
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
 
 wait_for_port() {
-  for _ in $(seq 1 200); do
+  for _ in $(seq 1 600); do
     if python3 -c "import socket,sys; socket.create_connection(('127.0.0.1',$1),0.2).close()" 2>/dev/null; then return 0; fi
     sleep 0.05
   done
@@ -55,12 +56,11 @@ wait_for_port() {
   return 1
 }
 
-pids=()
-cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; }
-trap cleanup EXIT
-
-status=0
-for run in $RUNS; do
+# One run: starts the testee and wstest, then checks the report. Its summary goes to
+# $OUT/<run>/summary.txt; it exits non-zero if the check failed.
+one_run() {
+  local run=$1 role runtime layer agent dir port log exclude pids=()
+  trap 'for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done' EXIT
   IFS=- read -r role runtime layer <<<"$run"
   layer=${layer:-adapter}
   agent="ws-$role-$runtime-$layer"
@@ -76,13 +76,12 @@ for run in $RUNS; do
     server)
       "$BIN/autobahn-server" --runtime "$runtime" --layer "$layer" --addr "127.0.0.1:$port" >"$log" 2>&1 &
       pids+=($!)
-      wait_for_port "$port"
+      wait_for_port "$port" || { echo "autobahn $run: FAILED: nothing listening" >"$dir/summary.txt"; return 1; }
       cat >"$dir/spec.json" <<JSON
 {"outdir": "$dir/report", "servers": [{"agent": "$agent", "url": "ws://127.0.0.1:$port"}],
  "cases": $CASES, "exclude-cases": $exclude, "exclude-agent-cases": {}}
 JSON
-      (cd "$dir" && timeout 1800 "$WSTEST" -m fuzzingclient -s spec.json >"$dir/wstest.log" 2>&1) || true
-      kill "${pids[-1]}" 2>/dev/null || true
+      (cd "$dir" && timeout 2400 "$WSTEST" -m fuzzingclient -s spec.json >"$dir/wstest.log" 2>&1) || true
       ;;
     client)
       cat >"$dir/spec.json" <<JSON
@@ -91,16 +90,35 @@ JSON
 JSON
       (cd "$dir" && exec "$WSTEST" -m fuzzingserver -s spec.json >"$dir/wstest.log" 2>&1) &
       pids+=($!)
-      wait_for_port "$port"
-      timeout 1800 "$BIN/autobahn-client" --runtime "$runtime" --layer "$layer" \
+      wait_for_port "$port" || { echo "autobahn $run: FAILED: nothing listening" >"$dir/summary.txt"; return 1; }
+      timeout 2400 "$BIN/autobahn-client" --runtime "$runtime" --layer "$layer" \
         --url "ws://127.0.0.1:$port" --agent "$agent" >"$log" 2>&1 || true
-      kill "${pids[-1]}" 2>/dev/null || true
       ;;
-    *) echo "autobahn: unknown run $run" >&2; exit 2 ;;
+    *) echo "autobahn: unknown run $run" >"$dir/summary.txt"; return 2 ;;
   esac
-  if ! python3 scripts/autobahn_check.py "$run" "$agent" "$dir/report/index.json" "$EXPECTED" "$CASES" "$exclude"; then
-    status=1
-    echo "    (testee log: $log; wstest log: $dir/wstest.log)"
+  if ! python3 scripts/autobahn_check.py "$run" "$agent" "$dir/report/index.json" "$EXPECTED" \
+    "$CASES" "$exclude" >"$dir/summary.txt"; then
+    echo "    (testee log: $log; wstest log: $dir/wstest.log)" >>"$dir/summary.txt"
+    return 1
   fi
+}
+
+# Runs go JOBS at a time (each wstest is one Python process, mostly busy on one core); the
+# summaries are printed in the order of RUNS.
+JOBS=${AUTOBAHN_JOBS:-1}
+running=()
+cleanup() { for pid in "${running[@]}"; do kill "$pid" 2>/dev/null || true; done; }
+trap cleanup EXIT
+declare -A run_pid
+for run in $RUNS; do
+  while [ "$(jobs -rp | wc -l)" -ge "$JOBS" ]; do wait -n || true; done
+  one_run "$run" &
+  run_pid[$run]=$!
+  running+=($!)
+done
+status=0
+for run in $RUNS; do
+  wait "${run_pid[$run]}" || status=1
+  cat "$OUT/$run/summary.txt"
 done
 exit $status

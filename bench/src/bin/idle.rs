@@ -3,8 +3,13 @@
 //! one 1 KiB message echoed on every connection.
 //!
 //! ```text
-//! idle --addr 127.0.0.1:9002 --pid <server pid> --connections 10000
+//! idle --addr 127.0.0.1:9002 --pid <server pid> --connections 10000 [--deflate]
 //! ```
+//!
+//! With `--deflate` every connection offers permessage-deflate as browsers do
+//! (`permessage-deflate; client_max_window_bits`, keeping its context), fails unless the server
+//! accepts it, and the 1 KiB message is JSON-like text sent compressed (RFC 7692): what a
+//! compressing connection costs once both directions have been used.
 //!
 //! The baseline is taken after one warm-up connection (so one-time costs such as the first
 //! thread or executor start are not charged to the others). Linux only (/proc).
@@ -13,6 +18,8 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
+use flate2::{Compress, Compression, FlushCompress};
+
 const KEY: &str = "dGhlIHNhbXBsZSBub25jZQ==";
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -20,8 +27,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut pid = 0u32;
     let mut connections = 10_000usize;
     let mut path = String::from("/");
+    let mut deflate = false;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
+        if arg == "--deflate" {
+            deflate = true;
+            continue;
+        }
         let mut value = || args.next().ok_or(format!("{arg} needs a value"));
         match arg.as_str() {
             "--addr" => addr = value()?,
@@ -34,14 +46,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     if pid == 0 {
         return Err("--pid of the server is required".into());
     }
-    let warm = open(&addr, &path)?;
+    let warm = open(&addr, &path, deflate)?;
     settle();
     let before = rss(pid)?;
     let threads_before = threads(pid)?;
     let start = Instant::now();
     let mut held = Vec::with_capacity(connections);
     for i in 0..connections {
-        match open(&addr, &path) {
+        match open(&addr, &path, deflate) {
             Ok(tcp) => held.push(tcp),
             Err(e) => {
                 eprintln!("connection {i} failed: {e}");
@@ -54,7 +66,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let after_handshake = rss(pid)?;
     let threads_after = threads(pid)?;
     let handshake_secs = start.elapsed().as_secs_f64();
-    let message = masked_text(&[b'x'; 1024]);
+    let message = if deflate {
+        // RSV1: compressed (RFC 7692 §6).
+        masked_frame(0xc1, &compress(ws_bench::text_payload(1024).as_bytes()))
+    } else {
+        masked_frame(0x81, &[b'x'; 1024])
+    };
     for tcp in &mut held {
         tcp.write_all(&message)?;
     }
@@ -85,12 +102,17 @@ fn settle() {
     std::thread::sleep(Duration::from_millis(1500));
 }
 
-fn open(addr: &str, path: &str) -> std::io::Result<TcpStream> {
+fn open(addr: &str, path: &str, deflate: bool) -> std::io::Result<TcpStream> {
     let mut tcp = TcpStream::connect(addr)?;
     tcp.set_read_timeout(Some(Duration::from_secs(10)))?;
+    let offer = if deflate {
+        "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n"
+    } else {
+        ""
+    };
     let request = format!(
         "GET {path} HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-         Sec-WebSocket-Key: {KEY}\r\nSec-WebSocket-Version: 13\r\n\r\n"
+         Sec-WebSocket-Key: {KEY}\r\nSec-WebSocket-Version: 13\r\n{offer}\r\n"
     );
     tcp.write_all(request.as_bytes())?;
     let mut head = Vec::new();
@@ -101,18 +123,42 @@ fn open(addr: &str, path: &str) -> std::io::Result<TcpStream> {
         }
         head.push(byte[0]);
     }
-    if !head.starts_with(b"HTTP/1.1 101") {
-        return Err(std::io::Error::other(
-            String::from_utf8_lossy(&head).into_owned(),
-        ));
+    let head = String::from_utf8_lossy(&head).into_owned();
+    if !head.starts_with("HTTP/1.1 101") {
+        return Err(std::io::Error::other(head));
+    }
+    if deflate && !head.to_ascii_lowercase().contains("permessage-deflate") {
+        return Err(std::io::Error::other(format!(
+            "the server declined permessage-deflate:\n{head}"
+        )));
     }
     Ok(tcp)
 }
 
-fn masked_text(payload: &[u8]) -> Vec<u8> {
+/// Raw deflate ended by a sync flush without its last four bytes (RFC 7692 §7.2.1).
+fn compress(payload: &[u8]) -> Vec<u8> {
+    let mut compressor = Compress::new(Compression::default(), false);
+    let mut out = Vec::with_capacity(payload.len() + 64);
+    while compressor.total_in() as usize != payload.len() || out.len() == out.capacity() {
+        out.reserve(64);
+        let consumed = compressor.total_in() as usize;
+        let _ = compressor.compress_vec(&payload[consumed..], &mut out, FlushCompress::Sync);
+    }
+    out.truncate(out.len().saturating_sub(4));
+    out
+}
+
+/// A masked frame (first byte `first`) with the shortest length encoding; payloads up to 64 KiB.
+fn masked_frame(first: u8, payload: &[u8]) -> Vec<u8> {
     let key = [1u8, 2, 3, 4];
-    let mut frame = vec![0x81, 0x80 | 126];
-    frame.extend_from_slice(&(payload.len() as u16).to_be_bytes());
+    let mut frame = vec![first];
+    match payload.len() {
+        len @ 0..=125 => frame.push(0x80 | len as u8),
+        len => {
+            frame.push(0x80 | 126);
+            frame.extend_from_slice(&(len as u16).to_be_bytes());
+        }
+    }
     frame.extend_from_slice(&key);
     frame.extend(payload.iter().enumerate().map(|(i, b)| b ^ key[i % 4]));
     frame

@@ -43,11 +43,12 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use ws_proto::{ClientHandshake, ClientRequest, Config, SeededKeySource, WsUrl};
+use flate2::{Compress, Compression, FlushCompress};
+use ws_proto::{ClientHandshake, ClientRequest, Config, DeflateConfig, SeededKeySource, WsUrl};
 
 const USAGE: &str = "usage: load --url ws://HOST:PORT/ [--connections N] [--size BYTES] \
                      [--pipeline K] [--seconds S] [--warmup S] [--threads N] [--text] \
-                     [--masked-echo] [--tsv]";
+                     [--masked-echo] [--deflate] [--tsv]";
 
 /// How long a blocking `recv` or `poll` waits before the stop flag is looked at again.
 const WAKE_INTERVAL: Duration = Duration::from_millis(100);
@@ -66,6 +67,7 @@ struct Options {
     threads: Option<usize>,
     text: bool,
     masked_echo: bool,
+    deflate: bool,
     tsv: bool,
 }
 
@@ -80,6 +82,7 @@ fn parse_options() -> Result<Options, String> {
         threads: None,
         text: false,
         masked_echo: false,
+        deflate: false,
         tsv: false,
     };
     let mut args = std::env::args().skip(1);
@@ -96,6 +99,10 @@ fn parse_options() -> Result<Options, String> {
             }
             "--tsv" => {
                 options.tsv = true;
+                continue;
+            }
+            "--deflate" => {
+                options.deflate = true;
                 continue;
             }
             _ => {}
@@ -163,10 +170,17 @@ fn run() -> Result<(), String> {
         payload(options.size)
     };
     let opcode = if options.text { 0x1 } else { 0x2 };
-    let frame = encode_frame(opcode, &payload);
+    let frame = if options.deflate {
+        // RSV1: a compressed message (RFC 7692 §6). Without context takeover every copy of the
+        // message compresses alike, so the one frame is sent again and again.
+        encode_frame(0x40 | opcode, &deflate(&payload))
+    } else {
+        encode_frame(opcode, &payload)
+    };
     let echo = Echo {
         first_byte: 0x80 | opcode,
         masked: options.masked_echo,
+        deflate: options.deflate,
     };
     // What comes back as the payload: the masked bytes themselves from a plain TCP echo.
     let payload = if options.masked_echo {
@@ -179,8 +193,8 @@ fn run() -> Result<(), String> {
 
     let mut conns = Vec::with_capacity(options.connections);
     for index in 0..options.connections {
-        let (stream, leftover) =
-            connect(&url, addr, index as u64).map_err(|e| format!("connection {index}: {e}"))?;
+        let (stream, leftover) = connect(&url, addr, index as u64, options.deflate)
+            .map_err(|e| format!("connection {index}: {e}"))?;
         conns.push(Conn::new(index, stream, leftover, options.pipeline, echo));
     }
 
@@ -291,10 +305,28 @@ fn payload(size: usize) -> Vec<u8> {
         .collect()
 }
 
-/// A final, masked frame with `opcode` carrying `payload` (RFC 6455 §5.2).
-fn encode_frame(opcode: u8, payload: &[u8]) -> Vec<u8> {
+/// `payload` as one compressed message without context takeover: raw deflate ended by a sync
+/// flush whose last four bytes are dropped (RFC 7692 §7.2.1).
+fn deflate(payload: &[u8]) -> Vec<u8> {
+    let mut compressor = Compress::new(Compression::default(), false);
+    let mut out = Vec::with_capacity(payload.len() + 64);
+    loop {
+        let consumed = compressor.total_in() as usize;
+        out.reserve(64);
+        let _ = compressor.compress_vec(&payload[consumed..], &mut out, FlushCompress::Sync);
+        if compressor.total_in() as usize == payload.len() && out.len() < out.capacity() {
+            break;
+        }
+    }
+    out.truncate(out.len().saturating_sub(4));
+    out
+}
+
+/// A final, masked frame with `first` (opcode, and RSV bits) carrying `payload` (RFC 6455
+/// §5.2).
+fn encode_frame(first: u8, payload: &[u8]) -> Vec<u8> {
     let mut frame = Vec::with_capacity(payload.len() + 14);
-    frame.push(0x80 | opcode);
+    frame.push(0x80 | first);
     match payload.len() {
         len @ 0..=125 => frame.push(0x80 | len as u8),
         len @ 126..=0xffff => {
@@ -317,15 +349,18 @@ fn connect(
     url: &WsUrl,
     addr: std::net::SocketAddr,
     seed: u64,
+    deflate: bool,
 ) -> Result<(TcpStream, Vec<u8>), String> {
     let mut stream = TcpStream::connect(addr).map_err(|e| format!("connect to {addr}: {e}"))?;
     stream.set_nodelay(true).map_err(|e| e.to_string())?;
     stream
         .set_read_timeout(Some(Duration::from_secs(10)))
         .map_err(|e| e.to_string())?;
+    // The default offer: client_max_window_bits and client_no_context_takeover.
+    let compression = deflate.then(DeflateConfig::default);
     let mut handshake = ClientHandshake::new(
         ClientRequest::new(url.clone()),
-        Config::default(),
+        Config::default().with_compression(compression),
         Box::new(SeededKeySource::new(seed.wrapping_add(1))),
         Instant::now(),
     )
@@ -351,7 +386,10 @@ fn connect(
         while let Some(end) = received.windows(4).position(|w| w == b"\r\n\r\n") {
             let head_end = end + 4;
             match handshake.receive(Instant::now(), &received[..head_end]) {
-                Ok(Some(_established)) => {
+                Ok(Some(established)) => {
+                    if deflate && established.connection.compression().is_none() {
+                        return Err("the server declined permessage-deflate".to_owned());
+                    }
                     received.drain(..head_end);
                     stream
                         .set_read_timeout(Some(WAKE_INTERVAL))
@@ -518,6 +556,9 @@ struct Echo {
     first_byte: u8,
     /// The frames come back masked, as sent (a plain TCP echo).
     masked: bool,
+    /// Compressed messages were sent: echoes may come back compressed (RSV1, another length)
+    /// or not, and only their headers are checked.
+    deflate: bool,
 }
 
 /// Streaming parser of the server's frames: headers are decoded, payloads skipped except for
@@ -527,6 +568,8 @@ struct Parser {
     header: [u8; 14],
     header_len: usize,
     in_payload: bool,
+    /// The current payload is skipped without sampling (a compressed echo).
+    skip: bool,
     /// Offset inside the current payload.
     offset: usize,
     remaining: usize,
@@ -548,6 +591,7 @@ impl Parser {
             header: [0; 14],
             header_len: 0,
             in_payload: false,
+            skip: false,
             offset: 0,
             remaining: 0,
         }
@@ -559,7 +603,9 @@ impl Parser {
         while !data.is_empty() {
             if self.in_payload {
                 let n = data.len().min(self.remaining);
-                check_sample(&data[..n], self.offset, expected)?;
+                if !self.skip {
+                    check_sample(&data[..n], self.offset, expected)?;
+                }
                 self.offset += n;
                 self.remaining -= n;
                 data = &data[n..];
@@ -582,7 +628,8 @@ impl Parser {
                 continue;
             }
             let (b0, b1) = (self.header[0], self.header[1]);
-            if b0 != self.echo.first_byte {
+            let compressed_echo = self.echo.deflate && b0 == self.echo.first_byte | 0x40;
+            if b0 != self.echo.first_byte && !compressed_echo {
                 return Err(format!(
                     "expected a final frame with first byte 0x{:02x}, got 0x{b0:02x}",
                     self.echo.first_byte
@@ -598,6 +645,19 @@ impl Parser {
                 127 => u64::from_be_bytes(self.header[2..10].try_into().unwrap_or_default()),
                 n => u64::from(n),
             };
+            if self.echo.deflate {
+                // Skipped unchecked: its length is whatever the server's compressor made.
+                self.header_len = 0;
+                if len == 0 {
+                    done += 1;
+                } else {
+                    self.in_payload = true;
+                    self.offset = 0;
+                    self.remaining = usize::try_from(len).map_err(|e| e.to_string())?;
+                    self.skip = true;
+                }
+                continue;
+            }
             if len != expected.len() as u64 {
                 return Err(format!(
                     "echo of {len} bytes, but {} bytes were sent",
@@ -605,6 +665,7 @@ impl Parser {
                 ));
             }
             self.header_len = 0;
+            self.skip = false;
             if expected.is_empty() {
                 done += 1;
             } else {
