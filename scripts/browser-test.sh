@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # The chat demo in a real browser: starts the chat example (on each runtime), opens its page in
-# two headless Chromium tabs and chats between them through the DevTools protocol.
+# two headless Chromium tabs and chats between them through the DevTools protocol, checking
+# that the page's WebSocket negotiated permessage-deflate and that a message long enough to be
+# compressed goes through.
 # Installs Chromium (Debian package) and the Python driver's dependency when missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."

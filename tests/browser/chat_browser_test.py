@@ -2,9 +2,11 @@
 
 usage: chat_browser_test.py --chromium PATH --url http://127.0.0.1:PORT/ [--screenshot FILE]
 
-Checks, in the real page served by the chat example: both tabs connect; the newcomer is
-welcomed and the first tab hears "New client connected"; a message typed in one tab appears in
-the other; closing a tab makes the other hear "Client disconnected". Exits non-zero on failure.
+Checks, in the real page served by the chat example: both tabs connect, each page's WebSocket
+with permessage-deflate negotiated (Chromium offers it, the server accepts it by default); the
+newcomer is welcomed and the first tab hears "New client connected"; messages typed in one tab
+appear in the other, among them one long enough for the server to compress (128 bytes or more);
+closing a tab makes the other hear "Client disconnected". Exits non-zero on failure.
 """
 import argparse
 import asyncio
@@ -20,6 +22,10 @@ import time
 from websockets.asyncio.client import connect
 
 TIMEOUT = 20
+
+# Long and repetitive: well above the 128 bytes from which the server compresses, so the server
+# sends it compressed to the other tab, which must inflate it.
+LONG_MESSAGE = "compress me, ünïcode and all: " + "the quick brown fox jumps over the lazy dog; " * 8
 
 
 class Browser:
@@ -70,6 +76,21 @@ class Browser:
         raise AssertionError(f"timed out waiting for {what}; log: {log!r}")
 
 
+async def assert_compressed(browser, session, tab):
+    """The page's WebSocket (its global `ws`) negotiated permessage-deflate."""
+    extensions = await browser.eval(session, "ws.extensions")
+    names = [offer.split(";")[0].strip() for offer in (extensions or "").split(",")]
+    if "permessage-deflate" not in names:
+        raise AssertionError(f"tab {tab}'s WebSocket did not negotiate permessage-deflate: {extensions!r}")
+    return extensions
+
+
+async def say(browser, session, text):
+    """Types `text` in the page and sends it."""
+    await browser.eval(session, "document.getElementById('text').value = %s;"
+                                "document.getElementById('send').click(); true" % json.dumps(text))
+
+
 def has_line(text):
     return (
         "Array.from(document.querySelectorAll('#log p')).some(p => p.textContent === %s)"
@@ -85,13 +106,16 @@ async def chat(browser, url, screenshot):
     await browser.wait_until(b, "document.getElementById('status').textContent === 'connected'", "tab B to connect")
     await browser.wait_until(b, has_line("Welcome on the chat!"), "tab B's welcome")
     await browser.wait_until(a, has_line("New client connected"), "tab A to hear of tab B")
+    extensions = await assert_compressed(browser, a, "A")
+    await assert_compressed(browser, b, "B")
 
-    await browser.eval(a, "document.getElementById('text').value = 'hello from A';"
-                          "document.getElementById('send').click(); true")
+    await say(browser, a, "hello from A")
     await browser.wait_until(b, has_line("hello from A"), "tab B to get A's message")
-    await browser.eval(b, "document.getElementById('text').value = 'héllo back, ☃';"
-                          "document.getElementById('send').click(); true")
+    await say(browser, b, "héllo back, ☃")
     await browser.wait_until(a, has_line("héllo back, ☃"), "tab A to get B's message")
+    assert len(LONG_MESSAGE.encode()) >= 128
+    await say(browser, a, LONG_MESSAGE)
+    await browser.wait_until(b, has_line(LONG_MESSAGE), "tab B to get A's long message")
     if screenshot:
         shot = await browser.call("Page.captureScreenshot", {"format": "png"}, a)
         with open(screenshot, "wb") as f:
@@ -99,6 +123,7 @@ async def chat(browser, url, screenshot):
 
     await browser.call("Target.closeTarget", {"targetId": tab_b})
     await browser.wait_until(a, has_line("Client disconnected"), "tab A to hear tab B leave")
+    return extensions
 
 
 async def main():
@@ -129,8 +154,8 @@ async def main():
             port, path = f.read().split("\n")[:2]
         async with connect(f"ws://127.0.0.1:{port}{path}", max_size=None) as ws:
             browser = Browser(ws)
-            await asyncio.wait_for(chat(browser, args.url, args.screenshot), 60)
-        print("chat between two tabs: ok")
+            extensions = await asyncio.wait_for(chat(browser, args.url, args.screenshot), 60)
+        print(f"chat between two tabs: ok (extensions: {extensions})")
     finally:
         proc.terminate()
         try:
