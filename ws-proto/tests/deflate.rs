@@ -139,6 +139,36 @@ mod rfc_7692_section_7_2_3_examples {
     }
 
     #[test]
+    fn an_empty_message_keeps_the_context() {
+        let frames = [
+            0xc1, 0x07, 0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00, // "Hello"
+            0xc2, 0x01, 0x00, // an empty message: the sync flush's block, tail removed
+            0xc1, 0x05, 0xf2, 0x00, 0x11, 0x00, 0x00, // "Hello" from the window
+        ];
+        assert_eq!(
+            feed_both_ways(Role::Client, takeover(), &frames).events,
+            [
+                text("Hello"),
+                Event::Binary(Vec::new().into()),
+                text("Hello")
+            ]
+        );
+    }
+
+    #[test]
+    fn a_final_block_completed_by_the_restored_tail() {
+        // The final block's last byte is the first byte of the tail the sender removed.
+        let frames = [
+            0xc1, 0x06, 0xf3, 0x48, 0xcd, 0xc9, 0xc9, 0x07, // BFINAL, ends in the tail
+            0xc1, 0x07, 0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00, // a new stream
+        ];
+        assert_eq!(
+            feed_both_ways(Role::Client, takeover(), &frames).events,
+            [text("Hello"), text("Hello")]
+        );
+    }
+
+    #[test]
     fn our_compressor_writes_the_same_bytes() {
         let config =
             Config::default().with_compression(Some(DeflateConfig::default().with_threshold(0)));
@@ -298,8 +328,20 @@ mod bad_data {
 
 /// A server and a client endpoint that agreed on `params`, compressing from `threshold` bytes.
 fn compressing_pair(params: DeflateParams, threshold: usize) -> (Endpoint, Endpoint) {
-    let config = Config::default()
-        .with_compression(Some(DeflateConfig::default().with_threshold(threshold)));
+    compressing_pair_keeping(params, threshold, false)
+}
+
+/// Like [`compressing_pair`], keeping the decompressors between messages if `keep`.
+fn compressing_pair_keeping(
+    params: DeflateParams,
+    threshold: usize,
+    keep: bool,
+) -> (Endpoint, Endpoint) {
+    let config = Config::default().with_compression(Some(
+        DeflateConfig::default()
+            .with_threshold(threshold)
+            .with_keep_decompressor(keep),
+    ));
     (
         endpoint(Role::Server, config.clone(), Some(params)),
         endpoint(Role::Client, config, Some(params)),
@@ -385,8 +427,9 @@ proptest! {
         server_messages in messages(),
         client_messages in messages(),
         chunks in proptest::collection::vec(1usize..300, 1..6),
+        keep in any::<bool>(),
     ) {
-        let (mut server, mut client) = compressing_pair(params, threshold);
+        let (mut server, mut client) = compressing_pair_keeping(params, threshold, keep);
         prop_assert_eq!(
             deliver(&mut server, &mut client, &server_messages, &chunks),
             expected(&server_messages)
@@ -537,4 +580,30 @@ fn an_idle_connection_holds_no_codec() {
         "{}",
         server.conn.buffer_capacity()
     );
+}
+
+#[test]
+fn the_peer_context_costs_at_most_a_window() {
+    // 15-bit windows, context taken over both ways: what the next message may refer to is
+    // kept as bytes, at most 32 KiB however much has been received.
+    for (keep, most) in [(false, 40 << 10), (true, 80 << 10)] {
+        let (mut server, mut client) = compressing_pair_keeping(takeover(), 0, keep);
+        let message: Vec<u8> = b"window ".repeat(1500);
+        let mut wire = Vec::new();
+        for _ in 0..20 {
+            client.conn.send_binary(&message).unwrap();
+            wire.extend(client.take().written);
+        }
+        server.conn.receive(start(), &wire);
+        let events = server.take().events;
+        assert_eq!(events.len(), 20);
+        assert!(
+            events
+                .iter()
+                .all(|e| e == &Event::Binary(message.clone().into()))
+        );
+        let held = server.conn.buffer_capacity();
+        assert!(held <= most, "keep {keep}: {held}");
+        assert!(held >= 32 << 10, "keep {keep}: {held}");
+    }
 }

@@ -171,8 +171,8 @@ fn run() -> Result<(), String> {
     };
     let opcode = if options.text { 0x1 } else { 0x2 };
     let frame = if options.deflate {
-        // RSV1: a compressed message (RFC 7692 §6). Without context takeover every copy of the
-        // message compresses alike, so the one frame is sent again and again.
+        // RSV1: a compressed message (RFC 7692 §6), compressed once without reference to earlier
+        // ones, so the one frame is sent again and again.
         encode_frame(0x40 | opcode, &deflate(&payload))
     } else {
         encode_frame(opcode, &payload)
@@ -356,8 +356,10 @@ fn connect(
     stream
         .set_read_timeout(Some(Duration::from_secs(10)))
         .map_err(|e| e.to_string())?;
-    // The default offer: client_max_window_bits and client_no_context_takeover.
-    let compression = deflate.then(DeflateConfig::default);
+    // Offered as browsers do, keeping the client's context, so the server keeps the window of
+    // what it received. The frame sent does not refer back to earlier messages, which a
+    // compressor keeping its context may always do.
+    let compression = deflate.then(|| DeflateConfig::default().with_no_context_takeover(false));
     let mut handshake = ClientHandshake::new(
         ClientRequest::new(url.clone()),
         Config::default().with_compression(compression),

@@ -60,9 +60,17 @@ struct Tx {
 struct Rx {
     window_bits: u8,
     takeover: bool,
-    /// The decompressor of the message being received, kept between messages only with context
-    /// takeover.
+    /// With context takeover, keep the decompressor between messages
+    /// ([`DeflateConfig::keep_decompressor`]) rather than only `history`.
+    keep_decompressor: bool,
+    /// The decompressor: borrowed from the pool for one message, or kept.
     current: Option<Decompress>,
+    /// With context takeover and a decompressor not kept, what the next message may refer back
+    /// to (§7.2.1): the last bytes the peer's messages inflated to, up to the window size. It
+    /// is all an idle connection holds of the peer's context (a decompressor allocates about
+    /// 42 KiB whatever the window), and the next message's decompressor gets it as its
+    /// dictionary.
+    history: History,
     /// A `BFINAL` block ended the stream: the next message starts a new one.
     stream_ended: bool,
     /// The unmasked input of a frame being inflated.
@@ -121,7 +129,9 @@ impl Deflate {
             rx: Rx {
                 window_bits: zlib_window_bits(theirs.0),
                 takeover: !theirs.1,
+                keep_decompressor: config.keep_decompressor,
                 current: None,
+                history: History::default(),
                 stream_ended: false,
                 scratch: Vec::new(),
             },
@@ -148,6 +158,7 @@ impl Deflate {
     pub(crate) fn capacity(&self) -> usize {
         self.tx.kept.as_ref().map_or(0, |_| COMPRESSOR_BYTES)
             + self.rx.current.as_ref().map_or(0, |_| DECOMPRESSOR_BYTES)
+            + self.rx.history.buf.capacity()
             + self.tx.scratch.capacity()
             + self.rx.scratch.capacity()
     }
@@ -219,11 +230,19 @@ impl Deflate {
         }
         let decompressor = match &mut rx.current {
             Some(current) => current,
-            None => rx.current.insert(if rx.takeover {
-                new_decompressor(rx.window_bits)
-            } else {
-                take_decompressor(rx.window_bits)
-            }),
+            None => {
+                let mut fresh = take_decompressor(rx.window_bits);
+                // Raw inflate takes a dictionary right after a reset: the earlier messages'
+                // bytes, so back references into them resolve as if the stream had gone on.
+                // Given in two pieces, oldest first: each call appends to the window.
+                let (older, newer) = rx.history.pieces();
+                for piece in [older, newer] {
+                    if !piece.is_empty() && fresh.set_dictionary(piece).is_err() {
+                        return Err(InflateError::Invalid);
+                    }
+                }
+                rx.current.insert(fresh)
+            }
         };
         let input = match mask {
             Some((key, offset)) => {
@@ -239,8 +258,9 @@ impl Deflate {
         Ok(())
     }
 
-    /// Ends a compressed message: inflates the sync-flush tail the sender removed (§7.2.2), then
-    /// keeps the decompressor (context takeover) or returns it to the pool.
+    /// Ends a compressed message: inflates the sync-flush tail the sender removed (§7.2.2).
+    /// With context takeover it keeps the decompressor, or records the end of `out` (the whole
+    /// message) in the history; the decompressor not kept goes back to the pool.
     pub(crate) fn finish_message(
         &mut self,
         out: &mut Vec<u8>,
@@ -250,22 +270,29 @@ impl Deflate {
         let result = match (&mut rx.current, rx.stream_ended) {
             (Some(decompressor), false) => {
                 inflate_into(decompressor, &SYNC_TAIL, out, limit, FlushDecompress::Sync)
-                    .map(|_| ())
             }
             // An empty message (no payload at all) or one whose stream ended.
-            _ => Ok(()),
+            _ => Ok(false),
         };
-        if result.is_err() {
-            rx.current = None;
-        } else if (!rx.takeover || rx.stream_ended)
-            && let Some(mut decompressor) = rx.current.take()
-        {
-            decompressor.reset(false);
-            if rx.takeover {
-                rx.current = Some(decompressor);
+        // The tail's first byte may be what completes a final block.
+        let result = result.map(|ended| rx.stream_ended |= ended);
+        // Context to carry over, unless none was agreed, a final block ended the stream (the
+        // next message starts a new one) or the data was bad.
+        let carry = result.is_ok() && rx.takeover && !rx.stream_ended;
+        if carry && rx.keep_decompressor {
+            rx.history = History::default();
+        } else {
+            if carry {
+                rx.history.record(out, 1 << rx.window_bits);
             } else {
+                rx.history = History::default();
+            }
+            // A failed decompressor is dropped, not pooled.
+            if let (Ok(()), Some(mut decompressor)) = (&result, rx.current.take()) {
+                decompressor.reset(false);
                 give_decompressor(rx.window_bits, decompressor);
             }
+            rx.current = None;
         }
         rx.stream_ended = false;
         if rx.scratch.capacity() > RETAIN {
@@ -277,8 +304,53 @@ impl Deflate {
     /// Drops the state of a message cut short (the connection is ending).
     pub(crate) fn abandon_message(&mut self) {
         self.rx.current = None;
+        self.rx.history = History::default();
         self.rx.stream_ended = false;
         self.rx.scratch = Vec::new();
+    }
+}
+
+/// The last bytes a stream produced, up to its window size, in a ring.
+#[derive(Default)]
+struct History {
+    buf: Vec<u8>,
+    /// Where the oldest byte is once the ring is full.
+    start: usize,
+}
+
+impl History {
+    /// Records `data` as the newest bytes, keeping the last `size`.
+    fn record(&mut self, mut data: &[u8], size: usize) {
+        if data.len() >= size {
+            self.buf.clear();
+            self.buf.extend_from_slice(&data[data.len() - size..]);
+            self.start = 0;
+            return;
+        }
+        if self.buf.len() < size {
+            let take = (size - self.buf.len()).min(data.len());
+            // Grows by doubling, never past the window.
+            let want = self.buf.len() + take;
+            if want > self.buf.capacity() {
+                let target = (self.buf.capacity() * 2).clamp(want, size);
+                self.buf.reserve_exact(target - self.buf.len());
+            }
+            self.buf.extend_from_slice(&data[..take]);
+            data = &data[take..];
+        }
+        // Full: the newest bytes overwrite the oldest.
+        while !data.is_empty() {
+            let n = (self.buf.len() - self.start).min(data.len());
+            self.buf[self.start..self.start + n].copy_from_slice(&data[..n]);
+            self.start = (self.start + n) % self.buf.len();
+            data = &data[n..];
+        }
+    }
+
+    /// The bytes in two pieces, oldest first.
+    fn pieces(&self) -> (&[u8], &[u8]) {
+        let (newer, older) = self.buf.split_at(self.start);
+        (older, newer)
     }
 }
 

@@ -8,15 +8,18 @@
 //! # Memory
 //!
 //! A compressor of the `zlib-rs` backend holds about 330 KiB at any window size (its hash table
-//! alone is 128 KiB), a decompressor about 40 KiB. So that an idle connection holds neither:
+//! alone is 128 KiB), a decompressor about 42 KiB. So that an idle connection holds neither:
 //!
 //! * a codec is allocated on the first message that needs it, never at the handshake;
 //! * a direction without context takeover borrows its codec from a small process-wide pool for
 //!   the length of one message and gives it back reset, so idle connections hold nothing and a
 //!   busy thread reuses one codec instead of allocating per message. Ours is that direction by
 //!   default ([`DeflateConfig::no_context_takeover`]);
-//! * only a direction with context takeover keeps its codec between messages, since the next
-//!   message may refer to the previous ones (§7.2.1).
+//! * with the peer's context takeover, what its next message may refer to (§7.2.1) is kept as
+//!   the bytes themselves, up to the window size, and handed to a pooled decompressor as its
+//!   dictionary ([`DeflateConfig::keep_decompressor`] keeps the decompressor instead);
+//! * only our compressor with context takeover (not the default) is kept between messages: it
+//!   cannot be rebuilt from a dictionary cheaply.
 
 mod codec;
 mod negotiate;
@@ -58,9 +61,10 @@ pub struct DeflateConfig {
     /// (see the [module docs](self)) and a [`PreparedMessage`](crate::PreparedMessage) is
     /// compressed once for every connection. Default: `true`.
     pub no_context_takeover: bool,
-    /// Ask the peer to compress every message afresh, so our decompressor is not kept between
-    /// messages either. Default: `false` (browsers and most peers compress better with their
-    /// context, and our decompressor costs about 40 KiB only once a compressed message arrives).
+    /// Ask the peer to compress every message afresh, so nothing of its messages is kept between
+    /// them. Default: `false` (browsers and most peers compress better with their context, which
+    /// costs us at most a window of bytes, see
+    /// [`keep_decompressor`](Self::keep_decompressor)).
     pub request_no_context_takeover: bool,
     /// Most LZ77 window bits our compressor uses, 8 to 15 (RFC 7692 §7.1.2). The peer may ask
     /// for fewer. Default: 15.
@@ -76,6 +80,13 @@ pub struct DeflateConfig {
     /// Messages shorter than this many bytes are sent uncompressed: deflate's framing costs more
     /// than it saves on them. Default: 128.
     pub threshold: usize,
+    /// When the peer keeps its context (the default), keep our decompressor between messages
+    /// too: about 42 KiB per connection that has received a compressed message, whatever the
+    /// window. By default only the bytes the next message may refer to are kept (at most the
+    /// window, 32 KiB at 15 bits; as much as the peer has sent when it has sent less) and a
+    /// pooled decompressor gets them as its dictionary for each message, which costs a copy of
+    /// that window per message: about 1 µs once a 32 KiB window is full. Default: `false`.
+    pub keep_decompressor: bool,
 }
 
 impl Default for DeflateConfig {
@@ -87,6 +98,7 @@ impl Default for DeflateConfig {
             peer_max_window_bits: 15,
             level: 6,
             threshold: 128,
+            keep_decompressor: false,
         }
     }
 }
@@ -131,6 +143,13 @@ impl DeflateConfig {
     #[must_use]
     pub fn with_threshold(mut self, bytes: usize) -> Self {
         self.threshold = bytes;
+        self
+    }
+
+    /// Sets [`keep_decompressor`](Self::keep_decompressor).
+    #[must_use]
+    pub fn with_keep_decompressor(mut self, keep: bool) -> Self {
+        self.keep_decompressor = keep;
         self
     }
 
