@@ -9,6 +9,11 @@ The input formats are those of ws-proto/src/fuzz.rs:
   bytes the peer sends (request or response), possibly followed by frames.
 * pair_ops: one config byte (client in the low nibble, server in the high one), then operations,
   see `pair_ops` in ws-proto/src/fuzz.rs and the `Ops` class below.
+* deflate_frames: a control byte as for the frame targets, a setup byte (bits 0/1: server/client
+  no context takeover, bit 2: the receiver is the client, bit 3: round trip, bits 4-5: the
+  sender's level, bit 6: its 50-byte frames, bit 7: it closes at the end), a window byte
+  (server_max_window_bits - 8 in bits 0-2, the client's in bits 4-6), then frames (raw) or
+  messages (round trip), see `deflate_frames` in ws-proto/src/fuzz.rs and `RoundTrip` below.
 * http_request (fuzz/src/lib.rs): an HTTP request as a client sends it, no control byte.
 """
 
@@ -16,6 +21,7 @@ import base64
 import hashlib
 import os
 import struct
+import zlib
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "seeds")
 GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
@@ -145,6 +151,107 @@ def frame_targets():
         big = b"".join(frame(0x2 if i == 0 else 0x0, b"y" * 90, fin=i == 3, mask=mask) for i in range(4))
         write(target, "tight_message_too_large", b"\x81" + big)
         write(target, "byte_at_a_time_short_writes", b"\x09" + d["conversation"])
+
+
+# ----------------------------------------------------------------------------- deflate_frames
+
+# RFC 7692 §7.2.3: "Hello" compressed in one block, with a shared window, stored, with BFINAL
+# set, and in two blocks.
+RFC_HELLO = bytes.fromhex("f248cdc9c90700")
+RFC_HELLO_AGAIN = bytes.fromhex("f200110000")
+RFC_STORED = bytes.fromhex("000500faff48656c6c6f00")
+RFC_BFINAL = bytes.fromhex("f348cdc9c9070000")
+RFC_TWO_BLOCKS = bytes.fromhex("f24805000000ffffcac9c90700")
+
+
+def deflate(data, wbits=15):
+    """A message compressed as RFC 7692 §7.2.1 says: sync flush, without its 00 00 ff ff."""
+    c = zlib.compressobj(6, zlib.DEFLATED, -wbits)
+    out = c.compress(data) + c.flush(zlib.Z_SYNC_FLUSH)
+    assert out.endswith(b"\x00\x00\xff\xff")
+    return out[:-4]
+
+
+class RoundTrip:
+    """Builds a round-trip input: messages as (how, n, bytes), see `send_round_trip`."""
+
+    def __init__(self, control=0, setup=0, windows=0x77):
+        self.b = bytearray([control, setup | 8, windows])
+
+    def send(self, data, binary=False, way=0, repeat=1):
+        assert len(data) < 256 and 1 <= repeat <= 32
+        self.b += bytes([(repeat - 1) << 3 | way << 1 | int(binary), len(data)]) + data
+        return self
+
+    def bytes(self):
+        return bytes(self.b)
+
+
+def deflate_frames():
+    t = "deflate_frames"
+    # Raw: (control, setup, windows) then what the peer sends. A client receives unmasked frames
+    # (setup bit 2), a server masked ones.
+    client = lambda frames, control=0, setup=0, windows=0x77: bytes([control, setup | 4, windows]) + frames
+    server = lambda frames, control=0, setup=0, windows=0x77: bytes([control, setup, windows]) + frames
+    key = bytes([0x37, 0xFA, 0x21, 0x3D])
+    hello = frame(0x1, RFC_HELLO, rsv=4)
+    raw = {
+        "rfc_hello": client(hello),
+        "rfc_hello_byte_at_a_time": client(hello, control=0x01),
+        "rfc_hello_masked": server(frame(0x1, RFC_HELLO, rsv=4, mask=key), control=0x0A),
+        "rfc_hello_fragmented": client(frame(0x1, RFC_HELLO[:3], fin=False, rsv=4) + frame(0x0, RFC_HELLO[3:])),
+        "rfc_shared_window": client(hello + frame(0x1, RFC_HELLO_AGAIN, rsv=4)),
+        # Without context takeover the second message refers to a window that is gone: 1007.
+        "rfc_shared_window_no_takeover": client(hello + frame(0x1, RFC_HELLO_AGAIN, rsv=4), setup=1),
+        "rfc_stored_block": client(frame(0x1, RFC_STORED, rsv=4), control=0x03),
+        "rfc_bfinal_then_hello": client(frame(0x1, RFC_BFINAL, rsv=4) + hello, control=0x02),
+        "rfc_two_blocks": client(frame(0x1, RFC_TWO_BLOCKS, rsv=4)),
+        # An empty message as §7.2.3.6 compresses it; a payload of no bytes at all, before any
+        # stream is held (an empty message), and with one held for context takeover (the tail
+        # leaves it inside a stored block, and the next message fails).
+        "rfc_empty": client(frame(0x1, b"\x00", rsv=4) + hello + frame(0x2, b"\x00", rsv=4), control=0x02),
+        "empty_payload_first": client(frame(0x2, b"", rsv=4) + hello + frame(0x1, RFC_HELLO_AGAIN, rsv=4)),
+        "empty_payload_held_stream": client(hello + frame(0x2, b"", rsv=4) + frame(0x1, RFC_HELLO_AGAIN, rsv=4)),
+        "ping_inside_compressed": server(
+            frame(0x2, RFC_HELLO[:2], fin=False, rsv=4, mask=key) + frame(0x9, b"p", mask=key)
+            + frame(0x0, RFC_HELLO[2:], mask=key), control=0x05),
+        "plain_and_compressed": client(frame(0x1, b"plain") + hello + frame(0x2, b"\x00\x01")),
+        "rsv1_on_continuation": client(frame(0x1, RFC_HELLO[:3], fin=False, rsv=4) + frame(0x0, RFC_HELLO[3:], rsv=4)),
+        "rsv1_on_ping": client(frame(0x9, b"p", rsv=4)),
+        "rsv2_on_text": client(frame(0x1, RFC_HELLO, rsv=2)),
+        "invalid_block_type": client(frame(0x2, b"\xff\xff", rsv=4)),
+        "invalid_utf8_stored": client(frame(0x1, b"\x00\x01\x00\xfe\xff\xff", rsv=4)),
+        "utf8_split_across_frames": client(
+            frame(0x1, deflate("€".encode())[:1], fin=False, rsv=4) + frame(0x0, deflate("€".encode())[1:])),
+        # 300-byte messages (control bit 7): a small frame that inflates past the limit.
+        "tight_bomb": client(frame(0x2, deflate(b"\x00" * 2000), rsv=4), control=0x80),
+        "tight_bomb_byte_at_a_time": server(frame(0x2, deflate(b"\x00" * 2000), rsv=4, mask=key), control=0x81),
+        "bomb_past_64k": client(frame(0x2, deflate(b"a" * 100_000), rsv=4), control=0x07),
+        "window_9_bits": client(frame(0x1, deflate(b"abcdefgh" * 40, wbits=9), rsv=4), windows=0x11),
+        # "Hello" in a final block whose end-of-block code lies in the tail the receiver appends:
+        # the stream ends there, so the next message has no history to refer back to (1007),
+        # while one that needs none inflates as usual.
+        "final_block_ends_in_tail": client(
+            frame(0x1, RFC_BFINAL[:6], rsv=4) + frame(0x1, RFC_HELLO_AGAIN, rsv=4)),
+        "final_block_ends_in_tail_then_hello": client(
+            frame(0x1, RFC_BFINAL[:6], rsv=4) + hello + frame(0x1, RFC_HELLO_AGAIN, rsv=4), control=0x03),
+        # Two violations in one read: invalid UTF-8, then invalid deflate data. Whole, the
+        # connection reports the second; cut byte by byte, the first (see `same_failure`).
+        "text_then_invalid_data_whole": client(frame(0x1, b"\x00\x01\x00\xfe\xff\xff\x07", rsv=4)),
+        "text_then_invalid_data_cut": client(frame(0x1, b"\x00\x01\x00\xfe\xff\xff\x07", rsv=4), control=0x01),
+    }
+    for name, data in raw.items():
+        write(t, name, data)
+    trips = {
+        "round_trip_takeover": RoundTrip(setup=0x80).send(b"Hello").send(b"Hello").send(b"\x00\x01\x02", binary=True, repeat=9),
+        "round_trip_no_takeover_prepared": RoundTrip(control=0x04, setup=0x03).send(b"abc", way=1, repeat=20).send(b"\xff", binary=True, way=1),
+        "round_trip_fragments_and_ping": RoundTrip(control=0x0B, setup=0x44).send(b"frag\xc3\xa9", way=2, repeat=30).send(b"pi", way=3).send(b"", binary=True),
+        "round_trip_window_8": RoundTrip(control=0x06, setup=0x81, windows=0x00).send(bytes(range(200)), repeat=3).send(bytes(range(200)), binary=True, repeat=3),
+        "round_trip_level_0": RoundTrip(setup=0x30).send(b"stored", repeat=4).send(b"stored", binary=True, way=1),
+        "round_trip_tight_too_big": RoundTrip(control=0x80, setup=0x80).send(b"ok").send(b"z", repeat=32).send(b"zz", repeat=32).send(b"x" * 200, repeat=2),
+    }
+    for name, trip in trips.items():
+        write(t, name, trip.bytes())
 
 
 # ---------------------------------------------------------------------------------- handshake
@@ -443,4 +550,5 @@ if __name__ == "__main__":
     server_handshake()
     client_handshake()
     pair_ops()
+    deflate_frames()
     http_request()

@@ -957,21 +957,24 @@ impl Connection {
             return Ok(());
         };
         let start = self.rx.inflated.len();
-        deflate
-            .inflate(
-                input,
-                mask,
-                &mut self.rx.inflated,
-                self.config.max_message_size,
-            )
-            .map_err(inflate_error)?;
-        self.check_inflated_text(start)
+        let inflated = deflate.inflate(
+            input,
+            mask,
+            &mut self.rx.inflated,
+            self.config.max_message_size,
+        );
+        // Whatever was produced before a failure is checked first, so the error reported does
+        // not depend on how the bytes were split into reads.
+        self.check_inflated_text(start)?;
+        inflated.map_err(inflate_error)
     }
 
-    /// Feeds the text inflated since `start` to the UTF-8 validator.
+    /// Feeds the text inflated since `start` to the UTF-8 validator, up to the size limit
+    /// (§8.1: text fails at the first byte that cannot be valid).
     fn check_inflated_text(&mut self, start: usize) -> Result<(), ProtocolError> {
         if self.rx.message.is_some_and(|m| m.kind == DataKind::Text) {
-            let fresh = self.rx.inflated.get(start..).unwrap_or_default();
+            let end = self.rx.inflated.len().min(self.config.max_message_size);
+            let fresh = self.rx.inflated.get(start..end).unwrap_or_default();
             self.rx
                 .utf8
                 .feed(fresh)
@@ -1071,10 +1074,10 @@ impl Connection {
     fn finish_inflating(&mut self) -> Result<Bytes, ProtocolError> {
         if let Some(deflate) = self.deflate.as_mut() {
             let start = self.rx.inflated.len();
-            deflate
-                .finish_message(&mut self.rx.inflated, self.config.max_message_size)
-                .map_err(inflate_error)?;
+            let finished =
+                deflate.finish_message(&mut self.rx.inflated, self.config.max_message_size);
             self.check_inflated_text(start)?;
+            finished.map_err(inflate_error)?;
         }
         Ok(Bytes::from(std::mem::take(&mut self.rx.inflated)))
     }

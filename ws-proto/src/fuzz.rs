@@ -10,6 +10,8 @@
 //! * a reference frame decoder ([`Decoder`]), written straight from RFC 6455 §5, predicts the
 //!   events and the close of a connection fed arbitrary bytes, and validates every byte a
 //!   connection writes (framing, masking and mask keys, minimal lengths, nothing after Close);
+//!   with permessage-deflate (RFC 7692) it inflates compressed messages on its own
+//!   (`RefInflater`);
 //! * the drive contract: one [`Event::Closed`], last, together with one
 //!   [`TransportAction::Close`]; nothing written after [`TransportAction::ShutdownWrite`];
 //!   caller errors change nothing;
@@ -25,6 +27,7 @@ use std::time::{Duration, Instant};
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
+use flate2::{Decompress, FlushDecompress, Status};
 
 use crate::frame::{FrameHeader, MAX_HEADER_LEN, OpCode, apply_mask};
 use crate::handshake::{
@@ -34,7 +37,8 @@ use crate::handshake::{
 use crate::rng::KeySource;
 use crate::{
     CloseCode, CloseFrame, CloseInitiator, CloseOutcome, Config, Connection, ConnectionState,
-    DataKind, Error, Event, PreparedMessage, ProtocolError, Role, SeededKeySource, TransportAction,
+    DataKind, DeflateConfig, DeflateParams, Error, Event, PreparedMessage, ProtocolError, Role,
+    SeededKeySource, TransportAction,
 };
 
 /// Frame and message limits of the fuzzed connections: small, so memory stays small.
@@ -88,6 +92,8 @@ enum End {
     Close(Option<CloseFrame>),
     /// A violation; the receiver must fail the connection with this code.
     Fail(CloseCode),
+    /// The stream left what the reference can predict (see [`RefInflater`]).
+    Unknown,
 }
 
 /// The receive limits of a connection, mirrored by the reference decoder.
@@ -102,8 +108,13 @@ struct Limits {
 #[derive(Clone, Debug)]
 struct Partial {
     text: bool,
+    /// The payload (inflated, for a compressed message).
     payload: Vec<u8>,
     fragments: usize,
+    /// RSV1 was set on its first frame: the payload on the wire is deflate data (RFC 7692 §6).
+    compressed: bool,
+    /// Payload bytes received on the wire, compressed or not: what the limits count.
+    wire: u64,
     /// For text: `payload[..checked]` is valid UTF-8 ending on a character boundary, so each
     /// frame only validates what follows (at most three bytes of an unfinished character plus
     /// its own payload) instead of the whole message again.
@@ -111,6 +122,18 @@ struct Partial {
 }
 
 impl Partial {
+    /// A message whose first frame just arrived.
+    fn new(text: bool, compressed: bool) -> Self {
+        Partial {
+            text,
+            payload: Vec::new(),
+            fragments: 0,
+            compressed,
+            wire: 0,
+            checked: 0,
+        }
+    }
+
     /// Validates the text after `checked` followed by `more` (not yet appended): `Err` if it
     /// can no longer be valid UTF-8 (or, with `last`, is not valid UTF-8 as a whole); `Ok` with
     /// how far the text up to the end of `more` is valid.
@@ -154,6 +177,15 @@ struct Decoder {
     msgs: Vec<Msg>,
     end: Option<End>,
     frames: usize,
+    /// permessage-deflate, when negotiated: inflates the peer's compressed messages.
+    inflater: Option<RefInflater>,
+    /// For each data message in `msgs`: whether it was compressed, and its payload bytes on
+    /// the wire.
+    wire: Vec<(bool, u64)>,
+    /// The violation that ended the stream, and whether it was found inflating a message.
+    failure: Option<(ProtocolError, bool)>,
+    /// An incomplete compressed frame at the end of the stream was inflated (see `frame`).
+    inflated_partial: bool,
 }
 
 impl Decoder {
@@ -169,6 +201,10 @@ impl Decoder {
             msgs: Vec::new(),
             end: None,
             frames: 0,
+            inflater: None,
+            wire: Vec::new(),
+            failure: None,
+            inflated_partial: false,
         }
     }
 
@@ -188,6 +224,10 @@ impl Decoder {
             msgs: Vec::new(),
             end: None,
             frames: 0,
+            inflater: None,
+            wire: Vec::new(),
+            failure: None,
+            inflated_partial: false,
         }
     }
 
@@ -250,6 +290,66 @@ impl Decoder {
 
     fn fail_with(&mut self, error: ProtocolError) {
         self.fail(error.close_code(), error.reason());
+        self.failure = Some((error, false));
+    }
+
+    /// [`fail_with`](Self::fail_with) for a violation found inflating a compressed message.
+    fn fail_inflating(&mut self, error: ProtocolError) {
+        self.fail_with(error);
+        self.failure = Some((error, true));
+    }
+
+    /// Inflates the next compressed bytes of `message` (`last`: the message ends with them) and
+    /// applies the rules in the order the stream breaks them: text that can no longer be valid
+    /// UTF-8 within the size limit (RFC 6455 §8.1), then the limit, then invalid deflate data
+    /// (RFC 7692 §8). Returns whether the message is still good.
+    fn inflate_piece(&mut self, message: &mut Partial, input: &[u8], last: bool) -> bool {
+        let limit = self.limits.map_or(usize::MAX, |l| {
+            usize::try_from(l.message).unwrap_or(usize::MAX)
+        });
+        let room = limit.saturating_sub(message.payload.len());
+        let Some(inflater) = self.inflater.as_mut() else {
+            unreachable!("a compressed message without permessage-deflate")
+        };
+        let mut fresh = Vec::new();
+        let mut valid = inflater.inflate(input, &mut fresh, room);
+        if last && valid == Some(true) && fresh.len() <= room {
+            valid = inflater.finish(&mut fresh, room);
+        }
+        let Some(valid) = valid else {
+            assert!(
+                !self.strict(),
+                "{}: wrote a compressed message (frame #{}) that does not end on a deflate block \
+                 boundary",
+                self.what,
+                self.frames
+            );
+            self.end = Some(End::Unknown);
+            return false;
+        };
+        let complete = last && valid && fresh.len() <= room;
+        if message.text {
+            match message.check_text(&fresh[..fresh.len().min(room)], complete) {
+                Ok(checked) => message.checked = checked,
+                Err(()) => {
+                    self.fail_inflating(ProtocolError::InvalidUtf8);
+                    return false;
+                }
+            }
+        }
+        if fresh.len() > room {
+            self.fail_inflating(ProtocolError::MessageTooLarge);
+            return false;
+        }
+        if !valid {
+            self.fail_inflating(ProtocolError::InvalidCompressedData);
+            return false;
+        }
+        message.payload.extend_from_slice(&fresh);
+        if last && let Some(inflater) = self.inflater.as_mut() {
+            inflater.next_message(&message.payload);
+        }
+        true
     }
 
     /// Decodes one frame at the start of `rest`: its length, or `None` if it is incomplete or
@@ -267,7 +367,12 @@ impl Decoder {
                 return None;
             }
         };
-        if first & 0x70 != 0 {
+        // §5.2: the RSV bits are 0 unless an extension defines them; permessage-deflate defines
+        // RSV1, on the first frame of a data message only (RFC 7692 §6, §6.1).
+        let compressed_start = first & 0x70 == 0x40
+            && self.inflater.is_some()
+            && matches!(opcode, OpCode::Text | OpCode::Binary);
+        if first & 0x70 != 0 && !compressed_start {
             self.fail_with(ProtocolError::ReservedBitsSet);
             return None;
         }
@@ -316,11 +421,16 @@ impl Decoder {
         // The message this frame belongs to, as it will be once the header is accepted: whether
         // it is text (`None` for a control frame).
         let mut text = None;
+        let mut compressed = false;
         if !opcode.is_control() {
             let (so_far, fragments, is_text) = match &self.message {
-                Some(m) => (m.payload.len() as u64, m.fragments + 1, m.text),
+                Some(m) => (m.wire, m.fragments + 1, m.text),
                 None => (0, 1, opcode == OpCode::Text),
             };
+            compressed = self
+                .message
+                .as_ref()
+                .map_or(compressed_start, |m| m.compressed);
             if let Some(limits) = self.limits {
                 if header.payload_len > limits.frame {
                     self.fail_with(ProtocolError::FrameTooLarge);
@@ -340,14 +450,33 @@ impl Decoder {
         // The payload.
         let available = (rest.len() - header_len) as u64;
         let complete = available >= header.payload_len;
-        if !complete && text != Some(true) {
-            // Only text is checked before its frame is complete.
+        // Only text is checked before its frame is complete, and in the reference a compressed
+        // message, which the connection inflates as its bytes arrive.
+        let early = text == Some(true) || (compressed && !self.strict());
+        if !complete && !early {
             return None;
         }
         let len = available.min(header.payload_len) as usize;
         let mut payload = rest[header_len..header_len + len].to_vec();
         if let Some(key) = header.mask {
             apply_mask(&mut payload, key, 0);
+        }
+        if !complete && compressed {
+            // The reference is fed the whole stream at once, so this is its end: inflating what
+            // there is cannot change how later bytes decode.
+            assert!(
+                !self.inflated_partial,
+                "{}: fed again after an incomplete compressed frame",
+                self.what
+            );
+            self.inflated_partial = true;
+            let mut message = self
+                .message
+                .take()
+                .unwrap_or_else(|| Partial::new(text == Some(true), compressed));
+            self.inflate_piece(&mut message, &payload, false);
+            self.message = Some(message);
+            return None;
         }
         if !complete {
             // §8.1: invalid text fails as soon as it arrives, not when the message ends.
@@ -372,24 +501,30 @@ impl Decoder {
         }
         match opcode {
             OpCode::Text | OpCode::Binary | OpCode::Continuation => {
-                let mut message = self.message.take().unwrap_or(Partial {
-                    text: text == Some(true),
-                    payload: Vec::new(),
-                    fragments: 0,
-                    checked: 0,
-                });
+                let mut message = self
+                    .message
+                    .take()
+                    .unwrap_or_else(|| Partial::new(text == Some(true), compressed));
                 message.fragments += 1;
-                if message.text {
-                    match message.check_text(&payload, header.fin) {
-                        Ok(checked) => message.checked = checked,
-                        Err(()) => {
-                            self.fail_with(ProtocolError::InvalidUtf8);
-                            return None;
+                message.wire += payload.len() as u64;
+                if message.compressed {
+                    if !self.inflate_piece(&mut message, &payload, header.fin) {
+                        return None;
+                    }
+                } else {
+                    if message.text {
+                        match message.check_text(&payload, header.fin) {
+                            Ok(checked) => message.checked = checked,
+                            Err(()) => {
+                                self.fail_with(ProtocolError::InvalidUtf8);
+                                return None;
+                            }
                         }
                     }
+                    message.payload.extend_from_slice(&payload);
                 }
-                message.payload.extend_from_slice(&payload);
                 if header.fin {
+                    self.wire.push((message.compressed, message.wire));
                     self.msgs.push(if message.text {
                         Msg::Text(message.payload)
                     } else {
@@ -421,6 +556,182 @@ impl Decoder {
         }
         Some(header_len + len)
     }
+}
+
+/// The end of a sync flush, which a sender removes from a compressed message and a receiver
+/// puts back before inflating it (RFC 7692 §7.2.1, §7.2.2).
+const SYNC_TAIL: [u8; 4] = [0x00, 0x00, 0xff, 0xff];
+
+/// The receiving half of permessage-deflate for the [`Decoder`], from RFC 7692 §7.2.2: a
+/// message's payload followed by [`SYNC_TAIL`] is deflate data, inflated with the sender's
+/// window; with context takeover (§7.1.1) the next message may refer back to the earlier ones.
+///
+/// A conforming sender ends every message on a block boundary, and after a final block (BFINAL,
+/// §7.2.3.4) starts a new stream that refers to nothing before it. There the readings of "the
+/// next message continues the context" agree, and the reference predicts exactly; it runs
+/// each of them ([`Reading`]). Where they part (a message cut inside a block; a payload of no
+/// bytes at all, where an empty message compresses to `0x00`, §7.2.3.6; a reference back across
+/// a final block), the receiver's answer is its own choice and the reference stops predicting
+/// ([`End::Unknown`]).
+///
+/// Where the RFC is silent and the readings agree it follows the connection: data after a
+/// final block is ignored, and an 8-bit window is inflated with 9 bits, the least zlib takes,
+/// which accepts all an 8-bit one does.
+struct RefInflater {
+    window_bits: u8,
+    takeover: bool,
+    readings: [Reading; 3],
+}
+
+/// One reading of how a message continues the context of the earlier ones.
+struct Reading {
+    /// One stream held from message to message (with context takeover), or a new stream per
+    /// message primed with `history` as its dictionary.
+    held: bool,
+    /// A final block ends the history too, not just the stream.
+    forget_at_end: bool,
+    stream: Option<Decompress>,
+    /// The stream ended (BFINAL) in this message.
+    ended: bool,
+    /// The end of the earlier messages' output (a stream per message, context takeover).
+    history: Vec<u8>,
+}
+
+impl RefInflater {
+    /// Inflates what the `sender` compresses with `params`.
+    fn new(sender: Role, params: DeflateParams) -> Self {
+        let (bits, no_takeover) = match sender {
+            Role::Server => (
+                params.server_max_window_bits,
+                params.server_no_context_takeover,
+            ),
+            Role::Client => (
+                params.client_max_window_bits,
+                params.client_no_context_takeover,
+            ),
+        };
+        let reading = |held, forget_at_end| Reading {
+            held,
+            forget_at_end,
+            stream: None,
+            ended: false,
+            history: Vec::new(),
+        };
+        RefInflater {
+            window_bits: bits.clamp(9, 15),
+            takeover: !no_takeover,
+            readings: [
+                reading(true, true),
+                reading(false, true),
+                reading(false, false),
+            ],
+        }
+    }
+
+    /// Inflates the next bytes of a message into `out`, stopping once it holds more than
+    /// `room` bytes. Returns whether the data was valid so far, or `None` if the readings part.
+    fn inflate(&mut self, input: &[u8], out: &mut Vec<u8>, room: usize) -> Option<bool> {
+        if input.is_empty() {
+            return Some(true);
+        }
+        let bits = self.window_bits;
+        let results = self.readings.each_mut().map(|reading| {
+            if reading.stream.is_none() {
+                let mut stream = Decompress::new_with_window_bits(false, bits);
+                // A raw stream takes a dictionary before its first byte.
+                if !reading.history.is_empty() && stream.set_dictionary(&reading.history).is_err() {
+                    return (Vec::new(), false, false);
+                }
+                reading.stream = Some(stream);
+            }
+            reading.inflate(input, room)
+        });
+        agree(results, out, room)
+    }
+
+    /// Inflates the tail the sender removed from the message (§7.2.2) into a stream begun:
+    /// in this message, or (held) in an earlier one.
+    fn finish(&mut self, out: &mut Vec<u8>, room: usize) -> Option<bool> {
+        let results = self.readings.each_mut().map(|reading| {
+            if reading.stream.is_some() {
+                reading.inflate(&SYNC_TAIL, room)
+            } else {
+                (Vec::new(), true, false)
+            }
+        });
+        agree(results, out, room)
+    }
+
+    /// After a message that inflated to `message`.
+    fn next_message(&mut self, message: &[u8]) {
+        let (takeover, bits) = (self.takeover, self.window_bits);
+        for reading in &mut self.readings {
+            if !reading.held || !takeover {
+                reading.stream = None;
+            } else if reading.ended {
+                reading.stream = Some(Decompress::new_with_window_bits(false, bits));
+            }
+            if !takeover || (reading.ended && reading.forget_at_end) {
+                reading.history.clear();
+            } else if !reading.held {
+                reading.history.extend_from_slice(message);
+                let excess = reading.history.len().saturating_sub(1 << bits);
+                reading.history.drain(..excess);
+            }
+            reading.ended = false;
+        }
+    }
+}
+
+impl Reading {
+    /// Inflates `input` (unless the stream ended) until it is consumed or more than `room`
+    /// bytes came out. Returns what came out, whether the data was valid, and whether the
+    /// stream has ended.
+    fn inflate(&mut self, mut input: &[u8], room: usize) -> (Vec<u8>, bool, bool) {
+        let mut out = Vec::new();
+        let Some(stream) = self.stream.as_mut() else {
+            return (out, true, self.ended);
+        };
+        let mut buf = [0u8; 512];
+        while !self.ended && out.len() <= room {
+            let (before_in, before_out) = (stream.total_in(), stream.total_out());
+            let status = stream.decompress(input, &mut buf, FlushDecompress::None);
+            let consumed = usize::try_from(stream.total_in() - before_in).unwrap_or(usize::MAX);
+            let produced = usize::try_from(stream.total_out() - before_out).unwrap_or(0);
+            input = input.get(consumed..).unwrap_or_default();
+            out.extend_from_slice(&buf[..produced]);
+            match status {
+                Err(_) => return (out, false, self.ended),
+                // Bytes after a final block belong to no stream (RFC 1951 §3.2.3).
+                Ok(Status::StreamEnd) => self.ended = true,
+                // Room left in `buf` and nothing left to read: it needs more input.
+                Ok(_) if produced < buf.len() && input.is_empty() => break,
+                Ok(_) => assert!(
+                    consumed > 0 || produced > 0,
+                    "the reference inflater is stuck with {} bytes to read",
+                    input.len()
+                ),
+            }
+        }
+        (out, true, self.ended)
+    }
+}
+
+/// The common result of the readings (what came out, as far as the size limit goes; whether it
+/// was valid; whether the stream ended), appended to `out`; `None` if they part.
+fn agree(results: [(Vec<u8>, bool, bool); 3], out: &mut Vec<u8>, room: usize) -> Option<bool> {
+    let seen = |v: &[u8]| v.len().min(room.saturating_add(1));
+    let [first, rest @ ..] = &results;
+    rest.iter()
+        .all(|other| {
+            other.1 == first.1
+                && other.2 == first.2
+                && other.0[..seen(&other.0)] == first.0[..seen(&first.0)]
+        })
+        .then(|| {
+            out.extend_from_slice(&first.0);
+            first.1
+        })
 }
 
 /// Checks that hold for every outcome, whoever ended the connection.
@@ -991,9 +1302,24 @@ fn run_connection(
     plan: &mut Plan,
     now: Instant,
 ) {
+    let (received, outcome) = drive(&mut end, config.close_timeout, chunks, plan, now);
+    let mut reference = Decoder::input_of(end.conn.role(), config);
+    let mut stream = early.to_vec();
+    stream.extend(chunks.iter().flat_map(|c| c.iter()));
+    reference.feed(&stream);
+    check_against_reference(&end, &received, &outcome, &reference);
+}
+
+/// Feeds `chunks` to a connection, then the EOF and the close timeout; checks that it closed
+/// and that nothing happens afterwards. Returns what it received and how it closed.
+fn drive(
+    end: &mut Endpoint,
+    close_timeout: Duration,
+    chunks: &[&[u8]],
+    plan: &mut Plan,
+    now: Instant,
+) -> (Vec<Msg>, CloseOutcome) {
     let what = end.what;
-    let role = end.conn.role();
-    let close_timeout = config.close_timeout;
     let write_limit = plan.write_limit;
     end.write(write_limit, false);
     let mut received = Vec::new();
@@ -1030,26 +1356,44 @@ fn run_connection(
     end.conn.handle_timeout(now + 2 * close_timeout);
     end.conn.abort();
     assert!(end.drain().is_empty());
+    (received, outcome)
+}
 
-    let mut reference = Decoder::input_of(role, config);
-    let mut stream = early.to_vec();
-    stream.extend(chunks.iter().flat_map(|c| c.iter()));
-    reference.feed(&stream);
-    assert_eq!(
-        received, reference.msgs,
-        "{what}: events differ from the reference decoder"
-    );
+/// Checks the events and the close of a connection against the reference decoding of what it
+/// received.
+fn check_against_reference(
+    end: &Endpoint,
+    received: &[Msg],
+    outcome: &CloseOutcome,
+    reference: &Decoder,
+) {
+    let what = end.what;
+    if reference.end == Some(End::Unknown) {
+        // Up to where it stopped predicting.
+        assert!(
+            received.starts_with(&reference.msgs),
+            "{what}: events differ from the reference decoder: {received:?}, expected to start \
+             with {:?}",
+            reference.msgs
+        );
+    } else {
+        assert_eq!(
+            received, reference.msgs,
+            "{what}: events differ from the reference decoder"
+        );
+    }
     match &reference.end {
+        Some(End::Unknown) => {}
         Some(End::Fail(code)) => {
             assert_eq!(
                 outcome.initiator,
                 CloseInitiator::Failure,
                 "{what}: should have failed with {code}: {outcome:?}"
             );
-            assert_eq!(
-                outcome.error.map(|e| e.close_code()),
-                Some(*code),
-                "{what}: wrong failure: {outcome:?}"
+            assert!(
+                outcome.error.is_some_and(|e| same_failure(reference, e)),
+                "{what}: wrong failure, expected {code} ({:?}): {outcome:?}",
+                reference.failure
             );
         }
         Some(End::Close(frame)) => {
@@ -1071,16 +1415,33 @@ fn run_connection(
             "{what}: closed without a reason: {outcome:?}"
         ),
     }
-    if reference.end.is_some() {
-        assert!(
+    match reference.end {
+        Some(End::Unknown) => {}
+        Some(_) => assert!(
             matches!(end.out.end, Some(End::Close(_))),
             "{what}: the Close frame was never written: {outcome:?}"
-        );
-    } else {
-        assert_eq!(end.out.end, None, "{what}: wrote a Close frame on EOF");
+        ),
+        None => assert_eq!(end.out.end, None, "{what}: wrote a Close frame on EOF"),
     }
     // Everything written was accounted for: no data, Pongs only as echoes.
     assert!(end.out.msgs.iter().all(|m| matches!(m, Msg::Pong(_))));
+}
+
+/// Whether a connection that failed with `error` agrees with the reference's failure.
+///
+/// Without permessage-deflate the close code must be the same. With it, the very violation
+/// (its reason is on the wire too): the first in stream order, however the bytes were cut into
+/// reads.
+fn same_failure(reference: &Decoder, error: ProtocolError) -> bool {
+    let Some((expected, _)) = reference.failure else {
+        return false;
+    };
+    if reference.inflater.is_none() {
+        return error.close_code() == expected.close_code();
+    }
+    // The core checks what an inflate call produced before reporting its failure, so the error
+    // does not depend on how the input was split.
+    error == expected
 }
 
 // -------------------------------------------------------------------------- handshake targets
@@ -1953,6 +2314,325 @@ pub fn pair_ops(data: &[u8]) {
     pair.finish();
 }
 
+// ---------------------------------------------------------------------------- deflate_frames
+
+/// Most bytes of one message a round trip sends, and of all its messages together, so that an
+/// input stays well under a millisecond.
+const ROUND_TRIP_MESSAGE: usize = 4 << 10;
+const ROUND_TRIP_TOTAL: usize = 16 << 10;
+const ROUND_TRIP_MESSAGES: usize = 64;
+
+/// Feeds compressed messages (permessage-deflate, RFC 7692) to a connection that negotiated
+/// the extension.
+///
+/// Input: a control byte as for [`server_frames`] (how the bytes are cut, short writes, and
+/// with bit 7 tight limits: frames of 100 bytes, messages of 300, 4 fragments), a setup byte,
+/// a window byte, then the rest. Setup bits 0 and 1 set `server_no_context_takeover` and
+/// `client_no_context_takeover`; bit 2 makes the receiver the client (frames unmasked), else
+/// it is the server (frames masked); bit 3 chooses a round trip. The window byte gives
+/// `server_max_window_bits` (bits 0-2, plus 8) and `client_max_window_bits` (bits 4-6).
+///
+/// * Raw: the rest is what the peer sends.
+/// * Round trip: the rest is cut into messages that a connection of the other role, with the
+///   same parameters and a compression threshold of 0, sends (`send_round_trip`). Its output
+///   must be valid frames with RSV1 on the first frame of each compressed message only, and
+///   inflate to what was sent.
+///
+/// Either way the receiver is fed the bytes whole and in the control byte's chunks: both runs
+/// must match the reference decoder (which inflates on its own), and so each other, and hold
+/// no more buffer than the limits allow (`receive_memory_bound`). With normal limits a round
+/// trip delivers every message intact and in order; with tight ones, those before the first
+/// that breaks a limit, which fails the connection with 1009.
+pub fn deflate_frames(data: &[u8]) {
+    let mut input = Reader { data };
+    let control = input.byte();
+    let setup = input.byte();
+    let windows = input.byte();
+    let params = DeflateParams {
+        server_no_context_takeover: setup & 1 != 0,
+        client_no_context_takeover: setup & 2 != 0,
+        server_max_window_bits: 8 + (windows & 7),
+        client_max_window_bits: 8 + ((windows >> 4) & 7),
+    };
+    let (role, peer) = if setup & 4 != 0 {
+        (Role::Client, Role::Server)
+    } else {
+        (Role::Server, Role::Client)
+    };
+    let mut config = Config::default()
+        .with_max_frame_size(LIMIT)
+        .with_max_message_size(LIMIT)
+        .with_max_fragments(1024);
+    let tight = control & 0x80 != 0;
+    if tight {
+        config = config
+            .with_max_frame_size(100)
+            .with_max_message_size(300)
+            .with_max_fragments(4);
+    }
+    if setup & 8 == 0 {
+        check_compressed_receive(role, params, &config, input.data, control, data.len());
+        return;
+    }
+    let sent = send_round_trip(peer, params, setup, &mut input);
+    let reference =
+        check_compressed_receive(role, params, &config, &sent.wire, control, data.len());
+    assert_ne!(
+        reference.end,
+        Some(End::Unknown),
+        "a round trip left what the reference predicts"
+    );
+    let expected_end = sent.close.map(|frame| End::Close(Some(frame)));
+    assert!(
+        sent.msgs.starts_with(&reference.msgs),
+        "a round trip changed or reordered messages"
+    );
+    if reference.msgs.len() < sent.msgs.len() || reference.end != expected_end {
+        // Only a message over a tight limit may stop it (RFC 6455 §7.4.1: 1009).
+        assert!(
+            tight && reference.end == Some(End::Fail(CloseCode::MESSAGE_TOO_BIG)),
+            "a round trip delivered {} of {} messages and ended with {:?} ({:?})",
+            reference.msgs.len(),
+            sent.msgs.len(),
+            reference.end,
+            reference.failure
+        );
+    }
+}
+
+/// Feeds `wire` to a connection of `role` that agreed on `params`, whole and then in the chunks
+/// of `control` (see [`Plan`]); checks both runs against the reference decoder and each other.
+/// Returns the reference.
+fn check_compressed_receive(
+    role: Role,
+    params: DeflateParams,
+    config: &Config,
+    wire: &[u8],
+    control: u8,
+    input_len: usize,
+) -> Decoder {
+    let now = Instant::now();
+    let peer = match role {
+        Role::Server => Role::Client,
+        Role::Client => Role::Server,
+    };
+    let mut reference = Decoder::input_of(role, config);
+    reference.inflater = Some(RefInflater::new(peer, params));
+    reference.feed(wire);
+    let what = match role {
+        Role::Server => "server",
+        Role::Client => "client",
+    };
+    let mut runs = Vec::with_capacity(2);
+    // Whole (largest chunk: all), then cut as the control byte says.
+    let plans = if control & 7 == 0 {
+        vec![control]
+    } else {
+        vec![control & !7, control]
+    };
+    for control in plans {
+        let mut plan = Plan::new(control, wire.len());
+        let chunks = plan.chunks(wire);
+        let keys = Box::new(SeededKeySource::new(CLIENT_SEED));
+        let conn =
+            Connection::with_key_source(role, config.clone(), keys, now).with_compression(params);
+        assert_eq!(conn.compression(), Some(params));
+        let mut end = Endpoint::with_connection(what, conn, 0, input_len);
+        // What it receives is `wire`: in a round trip, more than the input.
+        end.memory_bound = receive_memory_bound(config, wire.len().max(input_len));
+        let (received, outcome) = drive(&mut end, config.close_timeout, &chunks, &mut plan, now);
+        check_against_reference(&end, &received, &outcome, &reference);
+        runs.push((received, outcome));
+    }
+    if let [(whole_msgs, whole), (split_msgs, split)] = &runs[..] {
+        assert_eq!(
+            whole_msgs, split_msgs,
+            "{what}: the events depend on how the input was cut"
+        );
+        // They may differ only as `same_failure` allows: two violations in one read.
+        let inflate_error = |outcome: &CloseOutcome| {
+            use ProtocolError::{InvalidCompressedData, InvalidUtf8, MessageTooLarge};
+            matches!(
+                outcome.error,
+                Some(InvalidCompressedData | InvalidUtf8 | MessageTooLarge)
+            )
+        };
+        let choice = match reference.end {
+            Some(End::Unknown) => inflate_error(whole) && inflate_error(split),
+            _ => reference.failure.is_some_and(|(_, inflating)| inflating),
+        };
+        assert!(
+            whole == split || choice,
+            "{what}: the close depends on how the input was cut: whole {whole:?}, cut {split:?}"
+        );
+    }
+    reference
+}
+
+/// Most buffer capacity ([`Connection::buffer_capacity`]) a connection that inflates messages
+/// may hold, having received `input_len` bytes: much tighter than [`memory_bound`], so that a
+/// message inflated past its limit (a deflate bomb) is caught.
+fn receive_memory_bound(config: &Config, input_len: usize) -> usize {
+    // The inflated message grows to one byte past the limit, which shows it is too large.
+    config.max_message_size + 1
+        // The codec: a decompressor (it counts 42 KiB) and the window of the earlier messages
+        // kept for context takeover (up to 32 KiB, grown by doubling).
+        + (112 << 10)
+        // Buffers filled from the input (uncompressed messages, control frames, the unmasked
+        // copy of one read, queued Pongs), each grown by doubling.
+        + 8 * input_len
+}
+
+/// What the sending side of a round trip wrote, and what the receiver must make of it.
+struct RoundTrip {
+    wire: Vec<u8>,
+    /// Data messages and Pings, in order.
+    msgs: Vec<Msg>,
+    /// The Close frame sent last, if any.
+    close: Option<CloseFrame>,
+}
+
+/// Sends messages cut from `input` on a connection of `role` that agreed on `params`, with a
+/// compression threshold of 0; the setup byte's bits 4-5 choose the level (6, 1, 9 or 0), bit 6
+/// frames of at most 50 bytes, bit 7 a Close at the end.
+///
+/// Each message takes a byte `how` and a length `n`, then `n` bytes repeated `(how >> 3) + 1`
+/// times (so that they compress), at most [`ROUND_TRIP_MESSAGE`]; `how` bit 0 makes it binary,
+/// else text (the bytes made UTF-8 lossily), bits 1-2 send it whole, prepared, in two
+/// uncompressed fragments, or after a Ping.
+///
+/// Checks that the output is valid framing (RFC 6455 §5) with RSV1 on the first frame of a
+/// compressed message only (RFC 7692 §6), inflates to the messages sent, and compresses
+/// every message sent whole when this direction takes over context; without, a message is
+/// compressed only if that makes it smaller.
+fn send_round_trip(role: Role, params: DeflateParams, setup: u8, input: &mut Reader) -> RoundTrip {
+    let now = Instant::now();
+    let level = [6, 1, 9, 0][usize::from((setup >> 4) & 3)];
+    let deflate = DeflateConfig::default().with_threshold(0).with_level(level);
+    let mut config = Config::default().with_compression(Some(deflate));
+    if setup & 0x40 != 0 {
+        config = config.with_send_fragment_size(Some(50));
+    }
+    let keys = Box::new(SeededKeySource::new(CLIENT_SEED));
+    let conn = Connection::with_key_source(role, config, keys, now).with_compression(params);
+    let (what, takeover) = match role {
+        Role::Server => ("sending server", !params.server_no_context_takeover),
+        Role::Client => ("sending client", !params.client_no_context_takeover),
+    };
+    let mut end = Endpoint::with_connection(what, conn, 0, input.data.len());
+    end.out.inflater = Some(RefInflater::new(role, params));
+    let mut sent = RoundTrip {
+        wire: Vec::new(),
+        msgs: Vec::new(),
+        close: None,
+    };
+    // For each data message: whether it was sent in fragments (never compressed), and its size.
+    let mut data: Vec<(bool, usize)> = Vec::new();
+    let mut total = 0;
+    while !input.is_empty() && data.len() < ROUND_TRIP_MESSAGES && total < ROUND_TRIP_TOTAL {
+        let how = input.byte();
+        let n = usize::from(input.byte());
+        let mut bytes = input.take(n).repeat(usize::from(how >> 3) + 1);
+        bytes.truncate(ROUND_TRIP_MESSAGE.min(ROUND_TRIP_TOTAL - total));
+        total += bytes.len();
+        let text = String::from_utf8_lossy(&bytes).into_owned();
+        let binary = how & 1 != 0;
+        let msg = if binary {
+            Msg::Binary(bytes.clone())
+        } else {
+            Msg::Text(text.as_bytes().to_vec())
+        };
+        let conn = &mut end.conn;
+        let whole = |conn: &mut Connection| {
+            if binary {
+                conn.send_binary(&bytes)
+            } else {
+                conn.send_text(&text)
+            }
+        };
+        let way = (how >> 1) & 3;
+        let result = match way {
+            0 => whole(conn),
+            1 if binary => conn.send_prepared(&PreparedMessage::binary(&bytes)),
+            1 => conn.send_prepared(&PreparedMessage::text(&text)),
+            2 if binary => {
+                let (a, b) = bytes.split_at(bytes.len() / 2);
+                conn.send_binary_fragment(a, false)
+                    .and_then(|()| conn.send_binary_fragment(b, true))
+            }
+            2 => {
+                let mut mid = text.len() / 2;
+                while !text.is_char_boundary(mid) {
+                    mid -= 1;
+                }
+                conn.send_text_fragment(&text[..mid], false)
+                    .and_then(|()| conn.send_text_fragment(&text[mid..], true))
+            }
+            _ => {
+                let ping = &bytes[..bytes.len().min(125)];
+                end.expect_pings.push_back(ping.to_vec());
+                sent.msgs.push(Msg::Ping(ping.to_vec()));
+                end.conn.send_ping(ping).and_then(|()| whole(&mut end.conn))
+            }
+        };
+        if let Err(error) = result {
+            panic!("{what}: a send failed: {error:?}");
+        }
+        end.expect_data.push_back(msg.clone());
+        sent.msgs.push(msg);
+        let size = if binary { bytes.len() } else { text.len() };
+        data.push((way == 2, size));
+        sent.wire.extend_from_slice(end.write(usize::MAX, false));
+        end.drain();
+    }
+    if setup & 0x80 != 0 {
+        let frame = CloseFrame {
+            code: CloseCode::NORMAL,
+            reason: "done".to_owned(),
+        };
+        if let Err(error) = end.conn.close(now, frame.code, &frame.reason) {
+            panic!("{what}: close failed: {error:?}");
+        }
+        sent.wire.extend_from_slice(end.write(usize::MAX, false));
+        end.drain();
+        sent.close = Some(frame);
+    }
+    assert!(
+        end.expect_data.is_empty() && end.all_pings_written() && end.conn.output_len() == 0,
+        "{what}: not everything sent was written"
+    );
+    assert_eq!(
+        end.out.wire.len(),
+        data.len(),
+        "{what}: data messages written"
+    );
+    for (i, (&(compressed, wire_len), &(fragments, size))) in
+        end.out.wire.iter().zip(&data).enumerate()
+    {
+        let as_expected = if fragments {
+            // Fragments go out as they are given: any message may go uncompressed (RFC 7692 §6).
+            !compressed
+        } else if takeover {
+            // An empty message may go out as it is: a second sync flush without input in
+            // between gives zlib nothing to do (Z_BUF_ERROR), so the codec sends it plain.
+            compressed || size == 0
+        } else {
+            !compressed || (wire_len as usize) < size
+        };
+        assert!(
+            as_expected,
+            "{what}: message #{i} ({size} bytes{}) went out {} ({wire_len} bytes on the wire)",
+            if fragments { ", in fragments" } else { "" },
+            if compressed {
+                "compressed"
+            } else {
+                "uncompressed"
+            }
+        );
+    }
+    sent
+}
+
 /// The checked-in seeds of a target (`fuzz/seeds/<target>/`), each with its path, in name order.
 /// Panics if the directory cannot be read: the seeds are part of the repository.
 pub fn seed_corpus(target: &str) -> Vec<(String, Vec<u8>)> {
@@ -1993,12 +2673,13 @@ mod tests {
     type Body = fn(&[u8]);
 
     /// The targets, by the name of their seed directory.
-    const TARGETS: [(&str, Body); 5] = [
+    const TARGETS: [(&str, Body); 6] = [
         ("server_frames", server_frames),
         ("client_frames", client_frames),
         ("server_handshake", server_handshake),
         ("client_handshake", client_handshake),
         ("pair_ops", pair_ops),
+        ("deflate_frames", deflate_frames),
     ];
 
     /// Pseudo-random inputs, some pure noise, some mutated seeds.
@@ -2139,6 +2820,54 @@ mod tests {
     #[test]
     fn fuzz_pair_ops_random() {
         run_random("pair_ops", pair_ops, 3000);
+    }
+
+    #[test]
+    fn fuzz_deflate_frames_random() {
+        run_random("deflate_frames", deflate_frames, 3000);
+    }
+
+    /// RFC 7692 §7.2.3: the reference inflates the examples as the RFC says.
+    #[test]
+    fn fuzz_reference_inflater_agrees_with_rfc_examples() {
+        let decode = |stream: &[u8], no_takeover: bool| {
+            let params = DeflateParams {
+                server_no_context_takeover: no_takeover,
+                ..DeflateParams::default()
+            };
+            let mut d = Decoder::input_of(Role::Client, &Config::default());
+            d.inflater = Some(RefInflater::new(Role::Server, params));
+            d.feed(stream);
+            (d.msgs, d.end)
+        };
+        let hello = || Msg::Text(b"Hello".to_vec());
+        const HELLO: &[u8] = b"\xc1\x07\xf2\x48\xcd\xc9\xc9\x07\x00";
+        for stream in [
+            HELLO,
+            b"\x41\x03\xf2\x48\xcd\x80\x04\xc9\xc9\x07\x00",
+            b"\xc1\x0b\x00\x05\x00\xfa\xff\x48\x65\x6c\x6c\x6f\x00",
+            b"\xc1\x08\xf3\x48\xcd\xc9\xc9\x07\x00\x00",
+            b"\xc1\x0d\xf2\x48\x05\x00\x00\x00\xff\xff\xca\xc9\xc9\x07\x00",
+        ] {
+            assert_eq!(
+                decode(stream, false),
+                (vec![hello()], None),
+                "{stream:02x?}"
+            );
+        }
+        // §7.2.3.2: the second message refers back to the first, so only with context
+        // takeover.
+        let pair = [HELLO, b"\xc1\x05\xf2\x00\x11\x00\x00"].concat();
+        assert_eq!(decode(&pair, false), (vec![hello(), hello()], None));
+        assert_eq!(
+            decode(&pair, true),
+            (vec![hello()], Some(End::Fail(CloseCode::INVALID_PAYLOAD)))
+        );
+        // §7.2.3.6: an empty message.
+        assert_eq!(
+            decode(b"\xc1\x01\x00", false),
+            (vec![Msg::Text(Vec::new())], None)
+        );
     }
 
     #[test]

@@ -172,6 +172,11 @@ impl Deflate {
     /// copied.
     pub(crate) fn compress(&mut self, payload: &[u8]) -> Option<Vec<u8>> {
         let tx = &mut self.tx;
+        if payload.is_empty() {
+            // Nothing to gain, and the compressor is left alone: a second sync flush without
+            // input is an error in zlib, which would cost the compressor and its context.
+            return None;
+        }
         let mut compressor = match tx.kept.take() {
             Some(kept) => kept,
             None if tx.takeover => new_compressor(tx.kind),
@@ -414,14 +419,15 @@ fn inflate_into(
             out.reserve_exact(target - out.len());
         }
         let before = decompressor.total_in();
-        let status = decompressor
-            .decompress_vec(input, out, flush)
-            .map_err(|_| InflateError::Invalid)?;
-        let consumed = usize::try_from(decompressor.total_in() - before).unwrap_or(input.len());
-        input = input.get(consumed..).unwrap_or_default();
+        let status = decompressor.decompress_vec(input, out, flush);
+        // Too much output counts before bad data found in the same call: the bytes before the
+        // bad ones already broke the limit.
         if out.len() > limit {
             return Err(InflateError::TooLarge);
         }
+        let status = status.map_err(|_| InflateError::Invalid)?;
+        let consumed = usize::try_from(decompressor.total_in() - before).unwrap_or(input.len());
+        input = input.get(consumed..).unwrap_or_default();
         if status == Status::StreamEnd {
             return Ok(true);
         }
