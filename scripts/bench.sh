@@ -19,6 +19,9 @@
 #   ws-api-std         ws-api's echo_server example, --runtime std
 #   smol-before        with BASELINE=<git revision>: smol's and std's echo_server examples built
 #   std-before         at that revision, measured in the same run (a before/after comparison)
+#   node-ws            bench/peers/node_ws_echo.js: Node `ws` with perMessageDeflate (compressed
+#                      scenarios only; installed by scripts/setup-interop.sh)
+#   py-websockets      bench/peers/py_ws_echo.py: Python `websockets` (compressed scenarios only)
 # The load generator is bench/src/bin/load.rs, idle memory bench/src/bin/idle.rs, the core's
 # micro-benchmarks bench/src/bin/proto.rs; bench/ is a standalone package outside the
 # workspace, built into target/bench.
@@ -32,6 +35,13 @@
 #   1m           1 × 2, 1 MiB binary
 #   conns-1000   1000 × 1, 1 KiB binary
 #
+# Compressed scenarios (permessage-deflate, text the load generator sends compressed and the
+# servers compress back; DEFLATE_SERVERS, default smol std ws-api-std node-ws py-websockets):
+#   deflate-1k   64 × 4, 1 KiB JSON-like text
+#   deflate-64k  64 × 2, 64 KiB JSON-like text
+# with their own report section (ratios to node-ws) and memory per compressing connection
+# (idle --deflate: the connections offer compression and exchange one compressed 1 KiB text).
+#
 # Method: with two or more cores the server is pinned to core 0 and the load generator to
 # core 1 (taskset), so neither steals the other's CPU; smol servers then get one executor
 # thread (SMOL_THREADS, unless set). Repeats are interleaved (every scenario and server once,
@@ -42,10 +52,12 @@
 #
 # Settings (environment): BASELINE (a git revision, see smol-before above), REPEATS, SECONDS (measured seconds per run), WARMUP, IDLE_CONNECTIONS
 # (0 skips the idle measurement), SERVERS, SCENARIOS, PROTO (0 skips the micro-benchmarks),
-# OUT (output directory, default target/bench/report). Modes set the defaults:
+# OUT (output directory, default target/bench/report), DEFLATE (0 skips the compressed
+# scenarios), DEFLATE_SERVERS. Modes set the defaults:
 #   full:  REPEATS=3 SECONDS=2 WARMUP=1 IDLE_CONNECTIONS=10000 PROTO=1
 #   quick: REPEATS=1 SECONDS=1 WARMUP=0.5 IDLE_CONNECTIONS=1000 PROTO=1
-# Outputs in OUT: results.tsv, idle.tsv, proto.tsv (raw), report.md (tables), chart.svg.
+# Outputs in OUT: results.tsv, idle.tsv, proto.tsv, results-deflate.tsv, idle-deflate.tsv (raw),
+# report.md (tables), chart.svg.
 # Exits non-zero if any run failed (including echoes that did not match what was sent).
 # Linux only (/proc, taskset).
 set -euo pipefail
@@ -73,6 +85,13 @@ if [ -n "${BASELINE:-}" ]; then
   all_servers="$all_servers smol-before std-before"
 fi
 servers=${SERVERS:-$all_servers}
+run_deflate=${DEFLATE:-1}
+deflate_servers=${DEFLATE_SERVERS:-"smol std ws-api-std node-ws py-websockets"}
+# id:connections:pipeline:size:kind:description, as below; all text, sent compressed.
+deflate_scenarios=(
+  "deflate-1k:64:4:1024:deflate:64 × 4, 1 KiB text, compressed"
+  "deflate-64k:64:2:65536:deflate:64 × 2, 64 KiB text, compressed"
+)
 # id:connections:pipeline:size:kind:description
 all_scenarios=(
   "latency:1:1:16:binary:1 conn, 16 B ping-pong"
@@ -94,6 +113,12 @@ for server in $servers; do
   case " $all_servers " in
     *" $server "*) ;;
     *) echo "bench: unknown server $server in SERVERS (known: $all_servers)" >&2; exit 2 ;;
+  esac
+done
+for server in $deflate_servers; do
+  case " smol std ws-api-smol ws-api-std node-ws py-websockets " in
+    *" $server "*) ;;
+    *) echo "bench: $server in DEFLATE_SERVERS does not compress" >&2; exit 2 ;;
   esac
 done
 
@@ -152,6 +177,12 @@ if [ -n "${BASELINE:-}" ]; then
   git worktree remove --force "$base_src"
 fi
 tools="$root/target/bench/release"
+python=python3
+if [ "$run_deflate" = 1 ]; then
+  # Python websockets and Node ws, the compressing peers (the interop tests' pinned versions).
+  python=$(scripts/setup-interop.sh | tail -n 1)
+  export NODE_PATH="$root/target/interop/node/node_modules"
+fi
 
 server_command() {
   case "$1" in
@@ -165,6 +196,8 @@ server_command() {
     ws-api-std) echo "$bin/echo-server-api --runtime std" ;;
     smol-before) echo "$bin/echo-server-smol-before" ;;
     std-before) echo "$bin/echo-server-std-before" ;;
+    node-ws) echo "node $root/bench/peers/node_ws_echo.js" ;;
+    py-websockets) echo "$python $root/bench/peers/py_ws_echo.py" ;;
   esac
 }
 
@@ -209,60 +242,77 @@ start_server() {
 }
 
 status=0
-results="$out/results.tsv"
-printf 'scenario\tdescription\tserver\trepeat\tmessages_per_s\tp50_us\tp99_us\n' >"$results"
 # A stalled server cannot hang the script: the load generator gets a generous time limit.
 limit=$(awk -v s="$seconds" -v w="$warmup" 'BEGIN { print int(s + w + 60) }')
-for repeat in $(seq 1 "$repeats"); do
-  for scenario in "${scenarios[@]}"; do
-    IFS=: read -r name connections pipeline size kind description <<<"$scenario"
-    load_args=(--connections "$connections" --pipeline "$pipeline" --size "$size"
-      --seconds "$seconds" --warmup "$warmup" --tsv)
-    if [ "$kind" = text ]; then load_args+=(--text); fi
-    # Past 64 connections, poll(2) threads instead of one blocking thread per connection.
-    if [ "$connections" -gt 64 ]; then load_args+=(--threads 4); fi
-    for server in $servers; do
-      log="$logs/$name-$server-$repeat.log"
-      extra=()
-      if [ "$server" = tcp-raw ]; then extra=(--masked-echo); fi
-      echo "[$repeat/$repeats $name] $server" >&2
-      row="$name	$description	$server	$repeat"
-      if ! start_server "$server" "$log"; then
-        echo "bench: $server is not listening (log: $log)" >&2
-        printf '%s\tFAILED\t-\t-\n' "$row" >>"$results"
-        status=1
+
+# Runs every scenario of the remaining arguments against every server in $2, $repeats times,
+# appending rows to the results file $1.
+measure() {
+  local results=$1 servers=$2 repeat scenario name connections pipeline size kind description
+  local server log row line
+  shift 2
+  printf 'scenario\tdescription\tserver\trepeat\tmessages_per_s\tp50_us\tp99_us\n' >"$results"
+  for repeat in $(seq 1 "$repeats"); do
+    for scenario in "$@"; do
+      IFS=: read -r name connections pipeline size kind description <<<"$scenario"
+      load_args=(--connections "$connections" --pipeline "$pipeline" --size "$size"
+        --seconds "$seconds" --warmup "$warmup" --tsv)
+      if [ "$kind" = text ]; then load_args+=(--text); fi
+      if [ "$kind" = deflate ]; then load_args+=(--text --deflate); fi
+      # Past 64 connections, poll(2) threads instead of one blocking thread per connection.
+      if [ "$connections" -gt 64 ]; then load_args+=(--threads 4); fi
+      for server in $servers; do
+        log="$logs/$name-$server-$repeat.log"
+        extra=()
+        if [ "$server" = tcp-raw ]; then extra=(--masked-echo); fi
+        echo "[$repeat/$repeats $name] $server" >&2
+        row="$name	$description	$server	$repeat"
+        if ! start_server "$server" "$log"; then
+          echo "bench: $server is not listening (log: $log)" >&2
+          printf '%s\tFAILED\t-\t-\n' "$row" >>"$results"
+          status=1
+          stop
+          continue
+        fi
+        timeout "$limit" "${pin_load[@]}" "$tools/load" --url "ws://127.0.0.1:$port/" \
+          "${load_args[@]}" "${extra[@]}" >"$out/load.out" 2>>"$log" &
+        load_pid=$!
+        if wait "$load_pid"; then
+          load_pid=""
+          line=$(cat "$out/load.out")
+          echo "  $line" >&2
+          printf '%s\t%s\n' "$row" "$line" >>"$results"
+        else
+          load_pid=""
+          echo "bench: load against $server failed (log: $log)" >&2
+          printf '%s\tFAILED\t-\t-\n' "$row" >>"$results"
+          status=1
+        fi
         stop
-        continue
-      fi
-      timeout "$limit" "${pin_load[@]}" "$tools/load" --url "ws://127.0.0.1:$port/" \
-        "${load_args[@]}" "${extra[@]}" >"$out/load.out" 2>>"$log" &
-      load_pid=$!
-      if wait "$load_pid"; then
-        load_pid=""
-        line=$(cat "$out/load.out")
-        echo "  $line" >&2
-        printf '%s\t%s\n' "$row" "$line" >>"$results"
-      else
-        load_pid=""
-        echo "bench: load against $server failed (log: $log)" >&2
-        printf '%s\tFAILED\t-\t-\n' "$row" >>"$results"
-        status=1
-      fi
-      stop
+      done
     done
   done
-done
+}
+
+results="$out/results.tsv"
+measure "$results" "$servers" "${scenarios[@]}"
+results_deflate="$out/results-deflate.tsv"
+if [ "$run_deflate" = 1 ]; then
+  measure "$results_deflate" "$deflate_servers" "${deflate_scenarios[@]}"
+fi
 
 # Idle memory: the server's resident memory per connection with IDLE_CONNECTIONS open
 # WebSocket connections (one of them the warm-up connection), after the handshake and after
 # one 1 KiB message echoed on each. The plain TCP echo is not a WebSocket server: left out.
-idle="$out/idle.tsv"
-printf 'server\tconnections\trss_per_conn_handshake\trss_per_conn_echo\tthreads\n' >"$idle"
-if [ "$idle_connections" -gt 0 ]; then
+# Measures idle memory for the servers in $2 into the file $1; further arguments go to idle.
+measure_idle() {
+  local idle=$1 servers=$2 server log line
+  shift 2
+  printf 'server\tconnections\trss_per_conn_handshake\trss_per_conn_echo\tthreads\n' >"$idle"
   for server in $servers; do
     [ "$server" = tcp-raw ] && continue
-    log="$logs/idle-$server.log"
-    echo "[idle] $server, $idle_connections connections" >&2
+    log="$logs/idle-$server$*.log"
+    echo "[idle$*] $server, $idle_connections connections" >&2
     if ! start_server "$server" "$log"; then
       printf '%s\t%s\tFAILED\tFAILED\t-\n' "$server" "$idle_connections" >>"$idle"
       status=1
@@ -270,7 +320,7 @@ if [ "$idle_connections" -gt 0 ]; then
       continue
     fi
     if line=$(timeout 300 "${pin_load[@]}" "$tools/idle" --addr "127.0.0.1:$port" \
-      --pid "$server_pid" --connections "$((idle_connections - 1))" 2>>"$log"); then
+      --pid "$server_pid" --connections "$((idle_connections - 1))" "$@" 2>>"$log"); then
       echo "  $line" >&2
       field() { sed -n "s/.*$1=\([0-9.]*\).*/\1/p" <<<"$line"; }
       printf '%s\t%s\t%s\t%s\t%s\n' "$server" "$(($(field connections) + 1))" \
@@ -283,6 +333,12 @@ if [ "$idle_connections" -gt 0 ]; then
     fi
     stop
   done
+}
+idle="$out/idle.tsv"
+idle_deflate="$out/idle-deflate.tsv"
+if [ "$idle_connections" -gt 0 ]; then
+  measure_idle "$idle" "$servers"
+  if [ "$run_deflate" = 1 ]; then measure_idle "$idle_deflate" "$deflate_servers" --deflate; fi
 fi
 
 proto="$out/proto.tsv"
@@ -296,6 +352,20 @@ report_args=(--results "$results" --markdown "$out/report.md" --svg "$out/chart.
 if [ "$idle_connections" -gt 0 ]; then report_args+=(--idle "$idle"); fi
 if [ -s "$proto" ]; then report_args+=(--proto "$proto"); fi
 python3 scripts/bench_report.py "${report_args[@]}"
+if [ "$run_deflate" = 1 ]; then
+  deflate_args=(--results "$results_deflate" --baseline node-ws --ceiling smol --latency none)
+  if [ "$idle_connections" -gt 0 ]; then deflate_args+=(--idle "$idle_deflate"); fi
+  {
+    echo
+    echo "## Compressed (permessage-deflate)"
+    echo
+    echo "The load sends JSON-like text compressed (RSV1) and counts the echoes, which every"
+    echo "server compresses back. Idle memory: connections that negotiated compression and"
+    echo "exchanged one compressed 1 KiB text message."
+    echo
+    python3 scripts/bench_report.py "${deflate_args[@]}" | sed 's/^### /### Compressed: /'
+  } >>"$out/report.md"
+fi
 {
   echo
   echo "Mode $mode: $repeats repeat(s), ${seconds} s measured after ${warmup} s warm-up per run."
