@@ -20,7 +20,11 @@ const LIMIT: Duration = Duration::from_secs(30);
 /// A config whose close timeout is longer than any test: a close that only ends through the
 /// timeout (say, a missing FIN) fails the test instead of passing slowly.
 fn patient() -> Config {
-    Config::default().with_close_timeout(Duration::from_secs(120))
+    // Flow control is counted in wire bytes: compression would shrink the repeated bytes
+    // these tests send a thousandfold.
+    Config::default()
+        .with_close_timeout(Duration::from_secs(120))
+        .with_compression(None)
 }
 
 async fn connect_patient(url: &str) -> (WebSocket, Response) {

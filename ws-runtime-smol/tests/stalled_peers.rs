@@ -75,8 +75,13 @@ fn a_flooding_peer_stalls_near_read_ahead_while_the_application_does_not_receive
         let listener = small_buffer_listener(KERNEL);
         // Accepted sockets inherit the listener's receive buffer.
         let rcvbuf = SockRef::from(&listener).recv_buffer_size().expect("rcvbuf");
-        let (server, handed) =
-            handing_server(listener, Config::default().with_read_ahead(read_ahead)).await;
+        let (server, handed) = handing_server(
+            listener,
+            Config::default()
+                .with_read_ahead(read_ahead)
+                .with_compression(None),
+        )
+        .await;
         let addr = server.local_addr();
 
         let written = Arc::new(AtomicUsize::new(0));
@@ -193,7 +198,10 @@ async fn closed(ws: &WebSocket) -> ws_runtime_smol::CloseOutcome {
 /// Small output and kernel buffers so the socket fills fast; a close timeout no test waits for
 /// unless it sets its own.
 fn blocking_config() -> Config {
+    // Flow control is counted in wire bytes: compression would shrink the repeated bytes
+    // these tests send a thousandfold.
     Config::default()
+        .with_compression(None)
         .with_max_output_buffer(256 << 10)
         .with_close_timeout(Duration::from_secs(120))
 }

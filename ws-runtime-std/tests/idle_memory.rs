@@ -19,7 +19,7 @@ use std::thread;
 use std::time::Duration;
 
 use common::*;
-use ws_runtime_std::{Decision, Event, Sender, Server, ServerHandle};
+use ws_runtime_std::{Config, Decision, Event, Sender, Server, ServerHandle};
 
 const MESSAGE: usize = 15 << 20;
 const CONNECTIONS: usize = 8;
@@ -65,8 +65,10 @@ fn rss_in_use() -> usize {
 fn reporting_server(send: Option<usize>) -> (ServerHandle, mpsc::Receiver<Report>) {
     let (tx, rx) = mpsc::channel();
     let tx = Mutex::new(tx);
+    // The raw client reads the frames as sent: uncompressed.
     let server = Server::bind("127.0.0.1:0")
         .expect("bind")
+        .config(Config::default().with_compression(None))
         .serve(
             |_request| Decision::accept(),
             move |ws, _request| {

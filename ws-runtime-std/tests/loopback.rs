@@ -263,7 +263,10 @@ fn a_peer_that_stops_reading_meets_backpressure() {
             },
         )
         .unwrap();
-    let config = Config::default().with_max_output_buffer(1 << 20);
+    // Backpressure is counted in wire bytes: compression would shrink the zeros sent here.
+    let config = Config::default()
+        .with_max_output_buffer(1 << 20)
+        .with_compression(None);
     let (ws, _) = ClientBuilder::new(&url(&server))
         .unwrap()
         .config(config)

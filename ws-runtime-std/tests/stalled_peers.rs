@@ -75,7 +75,10 @@ fn blocked_by_a_peer_that_never_reads(config: Config) -> (WebSocket, Instant, Tc
 /// Small output and kernel buffers so the socket fills fast; a close timeout no test waits for
 /// unless it sets its own.
 fn blocking_config() -> Config {
+    // Flow control is counted in wire bytes: compression would shrink the repeated bytes
+    // these tests send a thousandfold.
     Config::default()
+        .with_compression(None)
         .with_max_output_buffer(OUTPUT)
         .with_close_timeout(Duration::from_secs(120))
 }
@@ -240,7 +243,12 @@ fn a_flooding_peer_stalls_near_read_ahead_while_the_application_does_not_receive
     let listener = small_buffer_listener(KERNEL);
     // Accepted sockets inherit the listener's receive buffer.
     let rcvbuf = SockRef::from(&listener).recv_buffer_size().expect("rcvbuf");
-    let (server, handed) = handing_server(listener, Config::default().with_read_ahead(read_ahead));
+    let (server, handed) = handing_server(
+        listener,
+        Config::default()
+            .with_read_ahead(read_ahead)
+            .with_compression(None),
+    );
     let addr = server.local_addr();
 
     let written = Arc::new(AtomicUsize::new(0));

@@ -68,7 +68,9 @@ where
         tcp.set_read_timeout(Some(Duration::from_secs(20)))
             .expect("timeout");
         let now = Instant::now();
-        let mut handshake = ServerHandshake::new(&Config::default(), now);
+        // A byte-level peer: tests count and write frames as they are, uncompressed.
+        let config = Config::default().with_compression(None);
+        let mut handshake = ServerHandshake::new(&config, now);
         let mut buf = [0u8; 4096];
         loop {
             let n = tcp.read(&mut buf).expect("read request");
