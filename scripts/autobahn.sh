@@ -84,13 +84,26 @@ JSON
       (cd "$dir" && timeout 2400 "$WSTEST" -m fuzzingclient -s spec.json >"$dir/wstest.log" 2>&1) || true
       ;;
     client)
-      cat >"$dir/spec.json" <<JSON
+      # The fuzzing server binds a port chosen a moment earlier, which another process may take
+      # first (runs in parallel, tests): try another port if it did not come up.
+      local attempt wstest_pid=""
+      for attempt in 1 2 3; do
+        cat >"$dir/spec.json" <<JSON
 {"url": "ws://127.0.0.1:$port", "outdir": "$dir/report", "cases": $CASES,
  "exclude-cases": $exclude, "exclude-agent-cases": {}}
 JSON
-      (cd "$dir" && exec "$WSTEST" -m fuzzingserver -s spec.json >"$dir/wstest.log" 2>&1) &
-      pids+=($!)
-      wait_for_port "$port" || { echo "autobahn $run: FAILED: nothing listening" >"$dir/summary.txt"; return 1; }
+        (cd "$dir" && exec "$WSTEST" -m fuzzingserver -s spec.json >"$dir/wstest.log" 2>&1) &
+        wstest_pid=$!
+        pids+=("$wstest_pid")
+        # Still alive a moment after the port answers: it is the one listening there.
+        if wait_for_port "$port" && sleep 2 && kill -0 "$wstest_pid" 2>/dev/null; then break; fi
+        kill "$wstest_pid" 2>/dev/null || true
+        if [ "$attempt" = 3 ]; then
+          echo "autobahn $run: FAILED: the fuzzing server did not start" >"$dir/summary.txt"
+          return 1
+        fi
+        port=$(free_port)
+      done
       timeout 2400 "$BIN/autobahn-client" --runtime "$runtime" --layer "$layer" \
         --url "ws://127.0.0.1:$port" --agent "$agent" >"$log" 2>&1 || true
       ;;
