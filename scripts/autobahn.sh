@@ -92,7 +92,8 @@ JSON
 {"url": "ws://127.0.0.1:$port", "outdir": "$dir/report", "cases": $CASES,
  "exclude-cases": $exclude, "exclude-agent-cases": {}}
 JSON
-        (cd "$dir" && exec "$WSTEST" -m fuzzingserver -s spec.json >"$dir/wstest.log" 2>&1) &
+        # -u 0: no web UI, whose fixed port (8080) two client runs at once would both take.
+        (cd "$dir" && exec "$WSTEST" -m fuzzingserver -u 0 -s spec.json >"$dir/wstest.log" 2>&1) &
         wstest_pid=$!
         pids+=("$wstest_pid")
         # Still alive a moment after the port answers: it is the one listening there.
