@@ -5,23 +5,7 @@
 //! compresses outgoing messages of [`DeflateConfig::threshold`] bytes or more and inflates
 //! incoming messages with RSV1 set. No adapter takes any part in it.
 //!
-//! # Memory
-//!
-//! A compressor of the `zlib-rs` backend holds about 320 KiB at 15 window bits and still about
-//! 194 KiB at 9 (its hash table alone is 128 KiB, and flate2 does not expose zlib's memory
-//! level, which would only shrink the 64 KiB of pending output); a decompressor about 42 KiB
-//! whatever the window. So that an idle connection holds neither:
-//!
-//! * a codec is allocated on the first message that needs it, never at the handshake;
-//! * a direction without context takeover borrows its codec from a small process-wide pool for
-//!   the length of one message and gives it back reset, so idle connections hold nothing and a
-//!   busy thread reuses one codec instead of allocating per message. Ours is that direction by
-//!   default ([`DeflateConfig::no_context_takeover`]);
-//! * with the peer's context takeover, what its next message may refer to (§7.2.1) is kept as
-//!   the bytes themselves, up to the window size, and handed to a pooled decompressor as its
-//!   dictionary ([`DeflateConfig::keep_decompressor`] keeps the decompressor instead);
-//! * only our compressor with context takeover (not the default) is kept between messages: it
-//!   cannot be rebuilt from a dictionary cheaply.
+//! Memory: see [`DeflateConfig`].
 
 mod codec;
 mod negotiate;
@@ -43,6 +27,24 @@ pub(crate) use negotiate::{ResponseFault, accept_offer, check_response, offer};
 /// A server accepts the first offer it can and declines the others; an offer with an unknown,
 /// repeated or invalid parameter is declined (RFC 7692 §5.1).
 ///
+/// # Memory
+///
+/// A compressor of the `zlib-rs` backend holds about 320 KiB at 15 window bits and still about
+/// 194 KiB at 9 (its hash table alone is 128 KiB, and flate2 does not expose zlib's memory
+/// level, which would only shrink the 64 KiB of pending output); a decompressor about 42 KiB
+/// whatever the window. So that an idle connection holds neither:
+///
+/// * a codec is allocated on the first message that needs it, never at the handshake;
+/// * a direction without context takeover borrows its codec from a small process-wide pool for
+///   the length of one message and gives it back reset, so idle connections hold nothing and a
+///   busy thread reuses one codec instead of allocating per message. Ours is that direction by
+///   default ([`no_context_takeover`](Self::no_context_takeover));
+/// * with the peer's context takeover, what its next message may refer to (§7.2.1) is kept as
+///   the bytes themselves, up to the window size, and handed to a pooled decompressor as its
+///   dictionary ([`keep_decompressor`](Self::keep_decompressor) keeps the decompressor instead);
+/// * only our compressor with context takeover (not the default) is kept between messages: it
+///   cannot be rebuilt from a dictionary cheaply.
+///
 /// ```
 /// use ws_proto::{Config, DeflateConfig};
 ///
@@ -60,7 +62,7 @@ pub(crate) use negotiate::{ResponseFault, accept_offer, check_response, offer};
 pub struct DeflateConfig {
     /// Our compressor starts every message afresh (RFC 7692 §7.1.1). Each message then
     /// compresses a little less well, but the connection holds no compressor between messages
-    /// (see the [module docs](self)) and a [`PreparedMessage`](crate::PreparedMessage) is
+    /// (see [Memory](DeflateConfig#memory)) and a [`PreparedMessage`](crate::PreparedMessage) is
     /// compressed once for every connection. Default: `true`.
     pub no_context_takeover: bool,
     /// Ask the peer to compress every message afresh, so nothing of its messages is kept between
