@@ -249,6 +249,36 @@ fn run_node_client(url: &str) -> String {
     run_client(node().arg(script("node_client.js")).arg(url))
 }
 
+/// The four peer tests of a runtime module: our client against each peer's server, and each
+/// peer's client against our `echo_server()`.
+macro_rules! peer_tests {
+    () => {
+        #[test]
+        fn our_client_against_python_server() {
+            our_client_against(&PeerServer::python());
+        }
+
+        #[test]
+        fn our_client_against_node_server() {
+            our_client_against(&PeerServer::node());
+        }
+
+        #[test]
+        fn python_client_against_our_server() {
+            let server = echo_server();
+            let out = run_python_client(&format!("ws://{}/", server.local_addr()));
+            assert_eq!(out, "ok 4001");
+        }
+
+        #[test]
+        fn node_client_against_our_server() {
+            let server = echo_server();
+            let out = run_node_client(&format!("ws://{}/", server.local_addr()));
+            assert_eq!(out, "ok 4001");
+        }
+    };
+}
+
 mod std_runtime {
     use super::*;
     use ws_runtime_std::{Decision, Server, ServerHandle, connect};
@@ -309,29 +339,7 @@ mod std_runtime {
             .unwrap()
     }
 
-    #[test]
-    fn our_client_against_python_server() {
-        our_client_against(&PeerServer::python());
-    }
-
-    #[test]
-    fn our_client_against_node_server() {
-        our_client_against(&PeerServer::node());
-    }
-
-    #[test]
-    fn python_client_against_our_server() {
-        let server = echo_server();
-        let out = run_python_client(&format!("ws://{}/", server.local_addr()));
-        assert_eq!(out, "ok 4001");
-    }
-
-    #[test]
-    fn node_client_against_our_server() {
-        let server = echo_server();
-        let out = run_node_client(&format!("ws://{}/", server.local_addr()));
-        assert_eq!(out, "ok 4001");
-    }
+    peer_tests!();
 }
 
 mod smol_runtime {
@@ -416,27 +424,5 @@ mod smol_runtime {
         })
     }
 
-    #[test]
-    fn our_client_against_python_server() {
-        our_client_against(&PeerServer::python());
-    }
-
-    #[test]
-    fn our_client_against_node_server() {
-        our_client_against(&PeerServer::node());
-    }
-
-    #[test]
-    fn python_client_against_our_server() {
-        let server = echo_server();
-        let out = run_python_client(&format!("ws://{}/", server.local_addr()));
-        assert_eq!(out, "ok 4001");
-    }
-
-    #[test]
-    fn node_client_against_our_server() {
-        let server = echo_server();
-        let out = run_node_client(&format!("ws://{}/", server.local_addr()));
-        assert_eq!(out, "ok 4001");
-    }
+    peer_tests!();
 }

@@ -105,9 +105,10 @@ impl Default for Config {
     }
 }
 
+/// Builder-style setters, `with_x(value)` for a field `x`, on the settings types.
 macro_rules! with {
-    ($($(#[$doc:meta])* $name:ident: $field:ident: $ty:ty;)*) => {
-        impl Config {
+    ($target:ty { $($(#[$doc:meta])* $name:ident: $field:ident: $ty:ty;)* }) => {
+        impl $target {
             $(
                 $(#[$doc])*
                 #[must_use]
@@ -119,32 +120,35 @@ macro_rules! with {
         }
     };
 }
+pub(crate) use with;
 
 with! {
-    /// Sets [`Config::max_frame_size`].
-    with_max_frame_size: max_frame_size: usize;
-    /// Sets [`Config::max_message_size`].
-    with_max_message_size: max_message_size: usize;
-    /// Sets [`Config::max_fragments`].
-    with_max_fragments: max_fragments: usize;
-    /// Sets [`Config::max_output_buffer`].
-    with_max_output_buffer: max_output_buffer: usize;
-    /// Sets [`Config::read_ahead`].
-    with_read_ahead: read_ahead: usize;
-    /// Sets [`Config::send_fragment_size`].
-    with_send_fragment_size: send_fragment_size: Option<usize>;
-    /// Sets [`Config::max_handshake_size`].
-    with_max_handshake_size: max_handshake_size: usize;
-    /// Sets [`Config::max_headers`].
-    with_max_headers: max_headers: usize;
-    /// Sets [`Config::handshake_timeout`].
-    with_handshake_timeout: handshake_timeout: Duration;
-    /// Sets [`Config::close_timeout`].
-    with_close_timeout: close_timeout: Duration;
-    /// Sets [`Config::ping_interval`].
-    with_ping_interval: ping_interval: Option<Duration>;
-    /// Sets [`Config::pong_timeout`].
-    with_pong_timeout: pong_timeout: Duration;
-    /// Sets [`Config::compression`]; `None` turns permessage-deflate off.
-    with_compression: compression: Option<DeflateConfig>;
+    Config {
+        /// Sets [`Config::max_frame_size`].
+        with_max_frame_size: max_frame_size: usize;
+        /// Sets [`Config::max_message_size`].
+        with_max_message_size: max_message_size: usize;
+        /// Sets [`Config::max_fragments`].
+        with_max_fragments: max_fragments: usize;
+        /// Sets [`Config::max_output_buffer`].
+        with_max_output_buffer: max_output_buffer: usize;
+        /// Sets [`Config::read_ahead`].
+        with_read_ahead: read_ahead: usize;
+        /// Sets [`Config::send_fragment_size`].
+        with_send_fragment_size: send_fragment_size: Option<usize>;
+        /// Sets [`Config::max_handshake_size`].
+        with_max_handshake_size: max_handshake_size: usize;
+        /// Sets [`Config::max_headers`].
+        with_max_headers: max_headers: usize;
+        /// Sets [`Config::handshake_timeout`].
+        with_handshake_timeout: handshake_timeout: Duration;
+        /// Sets [`Config::close_timeout`].
+        with_close_timeout: close_timeout: Duration;
+        /// Sets [`Config::ping_interval`].
+        with_ping_interval: ping_interval: Option<Duration>;
+        /// Sets [`Config::pong_timeout`].
+        with_pong_timeout: pong_timeout: Duration;
+        /// Sets [`Config::compression`]; `None` turns permessage-deflate off.
+        with_compression: compression: Option<DeflateConfig>;
+    }
 }

@@ -1251,21 +1251,38 @@ impl Connection {
             && deflate.wants(payload.len())
             && let Some(compressed) = deflate.compress(payload)
         {
-            self.push_compressed(kind, compressed);
+            // RFC 7692 §6: RSV1 on the first frame only. A server shares a large payload (it
+            // needs no mask) instead of copying it; a small one's buffer serves the next message.
+            if self.role == Role::Server && compressed.len() >= SHARE_MIN {
+                let compressed = Bytes::from(compressed);
+                self.push_frames(kind, RSV1, &compressed, Some(&compressed));
+            } else {
+                self.push_frames(kind, RSV1, &compressed, None);
+                if let Some(deflate) = self.deflate.as_mut() {
+                    deflate.recycle(compressed);
+                }
+            }
             return Ok(());
         }
+        self.push_frames(kind, 0, payload, shared);
+        Ok(())
+    }
+
+    /// Queues `payload` as one message, in frames of [`Config::send_fragment_size`] if set,
+    /// with `rsv` on the first frame; `shared` as in [`push_data_frame`](Self::push_data_frame).
+    #[inline]
+    fn push_frames(&mut self, kind: DataKind, rsv: u8, payload: &[u8], shared: Option<&Bytes>) {
         match self.config.send_fragment_size {
             Some(size) if size > 0 && payload.len() > size => {
                 let mut chunks = payload.chunks(size).peekable();
-                let mut opcode = kind.opcode();
+                let (mut opcode, mut rsv) = (kind.opcode(), rsv);
                 while let Some(chunk) = chunks.next() {
-                    self.push_data_frame(opcode, chunks.peek().is_none(), chunk, shared);
-                    opcode = OpCode::Continuation;
+                    self.push_data_frame(opcode, chunks.peek().is_none(), rsv, chunk, shared);
+                    (opcode, rsv) = (OpCode::Continuation, 0);
                 }
             }
-            _ => self.push_data_frame(kind.opcode(), true, payload, shared),
+            _ => self.push_data_frame(kind.opcode(), true, rsv, payload, shared),
         }
-        Ok(())
     }
 
     /// Queues one data frame: a payload of [`SHARE_MIN`] bytes or more that lies in `shared`
@@ -1275,6 +1292,7 @@ impl Connection {
         &mut self,
         opcode: OpCode,
         fin: bool,
+        rsv: u8,
         payload: &[u8],
         shared: Option<&Bytes>,
     ) {
@@ -1282,7 +1300,7 @@ impl Connection {
             Some(bytes) if payload.len() >= SHARE_MIN => {
                 let header = FrameHeader {
                     fin,
-                    rsv: 0,
+                    rsv,
                     opcode,
                     mask: None,
                     payload_len: payload.len() as u64,
@@ -1290,38 +1308,7 @@ impl Connection {
                 self.output
                     .push_frame_shared(header, bytes.slice_ref(payload));
             }
-            _ => self.push_frame(opcode, fin, payload),
-        }
-    }
-
-    /// Queues a compressed message (RFC 7692 §6): RSV1 on its first frame only, in frames of
-    /// [`Config::send_fragment_size`] if set. A server queues a large payload without copying.
-    fn push_compressed(&mut self, kind: DataKind, payload: Vec<u8>) {
-        let mut opcode = kind.opcode();
-        let mut rsv = RSV1;
-        match self.config.send_fragment_size {
-            Some(size) if size > 0 && payload.len() > size => {
-                let mut chunks = payload.chunks(size).peekable();
-                while let Some(chunk) = chunks.next() {
-                    self.push_frame_rsv(opcode, chunks.peek().is_none(), rsv, chunk);
-                    (opcode, rsv) = (OpCode::Continuation, 0);
-                }
-            }
-            _ if self.role == Role::Server && payload.len() >= SHARE_MIN => {
-                let header = FrameHeader {
-                    fin: true,
-                    rsv,
-                    opcode,
-                    mask: None,
-                    payload_len: payload.len() as u64,
-                };
-                self.output.push_frame_shared(header, Bytes::from(payload));
-                return;
-            }
-            _ => self.push_frame_rsv(opcode, true, rsv, &payload),
-        }
-        if let Some(deflate) = self.deflate.as_mut() {
-            deflate.recycle(payload);
+            _ => self.push_frame_rsv(opcode, fin, rsv, payload),
         }
     }
 

@@ -18,9 +18,8 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use flate2::{Compress, Compression, FlushCompress};
-
 const KEY: &str = "dGhlIHNhbXBsZSBub25jZQ==";
+const MASK_KEY: [u8; 4] = [1, 2, 3, 4];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut addr = String::from("127.0.0.1:9002");
@@ -68,9 +67,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let handshake_secs = start.elapsed().as_secs_f64();
     let message = if deflate {
         // RSV1: compressed (RFC 7692 §6).
-        masked_frame(0xc1, &compress(ws_bench::text_payload(1024).as_bytes()))
+        let text = ws_bench::text_payload(1024);
+        ws_bench::masked_frame(0xc1, &ws_bench::deflate_message(text.as_bytes()), MASK_KEY)
     } else {
-        masked_frame(0x81, &[b'x'; 1024])
+        ws_bench::masked_frame(0x81, &[b'x'; 1024], MASK_KEY)
     };
     for tcp in &mut held {
         tcp.write_all(&message)?;
@@ -133,35 +133,6 @@ fn open(addr: &str, path: &str, deflate: bool) -> std::io::Result<TcpStream> {
         )));
     }
     Ok(tcp)
-}
-
-/// Raw deflate ended by a sync flush without its last four bytes (RFC 7692 §7.2.1).
-fn compress(payload: &[u8]) -> Vec<u8> {
-    let mut compressor = Compress::new(Compression::default(), false);
-    let mut out = Vec::with_capacity(payload.len() + 64);
-    while compressor.total_in() as usize != payload.len() || out.len() == out.capacity() {
-        out.reserve(64);
-        let consumed = compressor.total_in() as usize;
-        let _ = compressor.compress_vec(&payload[consumed..], &mut out, FlushCompress::Sync);
-    }
-    out.truncate(out.len().saturating_sub(4));
-    out
-}
-
-/// A masked frame (first byte `first`) with the shortest length encoding; payloads up to 64 KiB.
-fn masked_frame(first: u8, payload: &[u8]) -> Vec<u8> {
-    let key = [1u8, 2, 3, 4];
-    let mut frame = vec![first];
-    match payload.len() {
-        len @ 0..=125 => frame.push(0x80 | len as u8),
-        len => {
-            frame.push(0x80 | 126);
-            frame.extend_from_slice(&(len as u16).to_be_bytes());
-        }
-    }
-    frame.extend_from_slice(&key);
-    frame.extend(payload.iter().enumerate().map(|(i, b)| b ^ key[i % 4]));
-    frame
 }
 
 /// Reads one unmasked frame with a 16-bit or 7-bit length.

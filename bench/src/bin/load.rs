@@ -43,7 +43,6 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use flate2::{Compress, Compression, FlushCompress};
 use ws_proto::{ClientHandshake, ClientRequest, Config, DeflateConfig, SeededKeySource, WsUrl};
 
 const USAGE: &str = "usage: load --url ws://HOST:PORT/ [--connections N] [--size BYTES] \
@@ -173,9 +172,9 @@ fn run() -> Result<(), String> {
     let frame = if options.deflate {
         // RSV1: a compressed message (RFC 7692 §6), compressed once without reference to earlier
         // ones, so the one frame is sent again and again.
-        encode_frame(0x40 | opcode, &deflate(&payload))
+        ws_bench::masked_frame(0xc0 | opcode, &ws_bench::deflate_message(&payload), MASK)
     } else {
-        encode_frame(opcode, &payload)
+        ws_bench::masked_frame(0x80 | opcode, &payload, MASK)
     };
     let echo = Echo {
         first_byte: 0x80 | opcode,
@@ -303,44 +302,6 @@ fn payload(size: usize) -> Vec<u8> {
     (0..size)
         .map(|i| (i.wrapping_mul(31) ^ (i >> 8)) as u8)
         .collect()
-}
-
-/// `payload` as one compressed message without context takeover: raw deflate ended by a sync
-/// flush whose last four bytes are dropped (RFC 7692 §7.2.1).
-fn deflate(payload: &[u8]) -> Vec<u8> {
-    let mut compressor = Compress::new(Compression::default(), false);
-    let mut out = Vec::with_capacity(payload.len() + 64);
-    loop {
-        let consumed = compressor.total_in() as usize;
-        out.reserve(64);
-        let _ = compressor.compress_vec(&payload[consumed..], &mut out, FlushCompress::Sync);
-        if compressor.total_in() as usize == payload.len() && out.len() < out.capacity() {
-            break;
-        }
-    }
-    out.truncate(out.len().saturating_sub(4));
-    out
-}
-
-/// A final, masked frame with `first` (opcode, and RSV bits) carrying `payload` (RFC 6455
-/// §5.2).
-fn encode_frame(first: u8, payload: &[u8]) -> Vec<u8> {
-    let mut frame = Vec::with_capacity(payload.len() + 14);
-    frame.push(0x80 | first);
-    match payload.len() {
-        len @ 0..=125 => frame.push(0x80 | len as u8),
-        len @ 126..=0xffff => {
-            frame.push(0x80 | 126);
-            frame.extend_from_slice(&(len as u16).to_be_bytes());
-        }
-        len => {
-            frame.push(0x80 | 127);
-            frame.extend_from_slice(&(len as u64).to_be_bytes());
-        }
-    }
-    frame.extend_from_slice(&MASK);
-    frame.extend(payload.iter().enumerate().map(|(i, b)| b ^ MASK[i % 4]));
-    frame
 }
 
 /// Opens a TCP connection and does the opening handshake. Returns the stream and any bytes

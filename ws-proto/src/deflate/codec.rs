@@ -85,8 +85,8 @@ pub(crate) struct CompressorKind {
     level: u8,
 }
 
-static COMPRESSORS: Mutex<Vec<(CompressorKind, Compress)>> = Mutex::new(Vec::new());
-static DECOMPRESSORS: Mutex<Vec<(u8, Decompress)>> = Mutex::new(Vec::new());
+static COMPRESSORS: Pool<CompressorKind, Compress> = Pool::new();
+static DECOMPRESSORS: Pool<u8, Decompress> = Pool::new();
 
 impl Deflate {
     /// The state for a connection in `role` that agreed on `params`; `config` gives the level
@@ -294,8 +294,7 @@ impl Deflate {
                 rx.history = History::default();
             }
             // A failed decompressor is dropped, not pooled.
-            if let (Ok(()), Some(mut decompressor)) = (&result, rx.current.take()) {
-                decompressor.reset(false);
+            if let (Ok(()), Some(decompressor)) = (&result, rx.current.take()) {
                 give_decompressor(rx.window_bits, decompressor);
             }
             rx.current = None;
@@ -439,9 +438,40 @@ fn inflate_into(
     }
 }
 
-fn lock<T>(pool: &Mutex<T>) -> MutexGuard<'_, T> {
-    // The pool holds only reset codecs: a panic elsewhere cannot leave one half-used.
-    pool.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+/// Idle codecs of one type, each with the settings it was made with; at most [`POOL_MAX`].
+struct Pool<K, T>(Mutex<Vec<(K, T)>>);
+
+impl<K: Copy + PartialEq, T> Pool<K, T> {
+    const fn new() -> Self {
+        Pool(Mutex::new(Vec::new()))
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Vec<(K, T)>> {
+        // The pool holds only reset codecs: a panic elsewhere cannot leave one half-used.
+        self.0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// An idle codec made with `key`, or a new one.
+    fn take(&self, key: K, make: impl FnOnce(K) -> T) -> T {
+        let mut pool = self.lock();
+        match pool.iter().rposition(|(k, _)| *k == key) {
+            Some(at) => pool.swap_remove(at).1,
+            None => {
+                drop(pool);
+                make(key)
+            }
+        }
+    }
+
+    /// Keeps a reset codec for the next message, unless the pool is full.
+    fn give(&self, key: K, codec: T) {
+        let mut pool = self.lock();
+        if pool.len() < POOL_MAX {
+            pool.push((key, codec));
+        }
+    }
 }
 
 fn new_compressor(kind: CompressorKind) -> Compress {
@@ -453,22 +483,12 @@ fn new_compressor(kind: CompressorKind) -> Compress {
 }
 
 fn take_compressor(kind: CompressorKind) -> Compress {
-    let mut pool = lock(&COMPRESSORS);
-    match pool.iter().rposition(|(k, _)| *k == kind) {
-        Some(at) => pool.swap_remove(at).1,
-        None => {
-            drop(pool);
-            new_compressor(kind)
-        }
-    }
+    COMPRESSORS.take(kind, new_compressor)
 }
 
 fn give_compressor(kind: CompressorKind, mut compressor: Compress) {
     compressor.reset();
-    let mut pool = lock(&COMPRESSORS);
-    if pool.len() < POOL_MAX {
-        pool.push((kind, compressor));
-    }
+    COMPRESSORS.give(kind, compressor);
 }
 
 fn new_decompressor(window_bits: u8) -> Decompress {
@@ -476,21 +496,12 @@ fn new_decompressor(window_bits: u8) -> Decompress {
 }
 
 fn take_decompressor(window_bits: u8) -> Decompress {
-    let mut pool = lock(&DECOMPRESSORS);
-    match pool.iter().rposition(|(bits, _)| *bits == window_bits) {
-        Some(at) => pool.swap_remove(at).1,
-        None => {
-            drop(pool);
-            new_decompressor(window_bits)
-        }
-    }
+    DECOMPRESSORS.take(window_bits, new_decompressor)
 }
 
-fn give_decompressor(window_bits: u8, decompressor: Decompress) {
-    let mut pool = lock(&DECOMPRESSORS);
-    if pool.len() < POOL_MAX {
-        pool.push((window_bits, decompressor));
-    }
+fn give_decompressor(window_bits: u8, mut decompressor: Decompress) {
+    decompressor.reset(false);
+    DECOMPRESSORS.give(window_bits, decompressor);
 }
 
 #[cfg(test)]

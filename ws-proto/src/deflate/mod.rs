@@ -10,6 +10,8 @@
 mod codec;
 mod negotiate;
 
+use crate::config::with;
+
 pub(crate) use codec::{CompressorKind, Deflate, InflateError};
 pub(crate) use negotiate::{ResponseFault, accept_offer, check_response, offer};
 
@@ -107,21 +109,20 @@ impl Default for DeflateConfig {
     }
 }
 
+with! {
+    DeflateConfig {
+        /// Sets [`no_context_takeover`](Self::no_context_takeover).
+        with_no_context_takeover: no_context_takeover: bool;
+        /// Sets [`request_no_context_takeover`](Self::request_no_context_takeover).
+        with_request_no_context_takeover: request_no_context_takeover: bool;
+        /// Sets [`threshold`](Self::threshold).
+        with_threshold: threshold: usize;
+        /// Sets [`keep_decompressor`](Self::keep_decompressor).
+        with_keep_decompressor: keep_decompressor: bool;
+    }
+}
+
 impl DeflateConfig {
-    /// Sets [`no_context_takeover`](Self::no_context_takeover).
-    #[must_use]
-    pub fn with_no_context_takeover(mut self, value: bool) -> Self {
-        self.no_context_takeover = value;
-        self
-    }
-
-    /// Sets [`request_no_context_takeover`](Self::request_no_context_takeover).
-    #[must_use]
-    pub fn with_request_no_context_takeover(mut self, value: bool) -> Self {
-        self.request_no_context_takeover = value;
-        self
-    }
-
     /// Sets [`max_window_bits`](Self::max_window_bits), clamped to 8–15.
     #[must_use]
     pub fn with_max_window_bits(mut self, bits: u8) -> Self {
@@ -140,20 +141,6 @@ impl DeflateConfig {
     #[must_use]
     pub fn with_level(mut self, level: u8) -> Self {
         self.level = level.min(9);
-        self
-    }
-
-    /// Sets [`threshold`](Self::threshold).
-    #[must_use]
-    pub fn with_threshold(mut self, bytes: usize) -> Self {
-        self.threshold = bytes;
-        self
-    }
-
-    /// Sets [`keep_decompressor`](Self::keep_decompressor).
-    #[must_use]
-    pub fn with_keep_decompressor(mut self, keep: bool) -> Self {
-        self.keep_decompressor = keep;
         self
     }
 

@@ -123,7 +123,8 @@ fn the_pool_reuses_and_bounds_codecs() {
     for _ in 0..POOL_MAX + 3 {
         give_compressor(kind, new_compressor(kind));
     }
-    let held = lock(&COMPRESSORS)
+    let held = COMPRESSORS
+        .lock()
         .iter()
         .filter(|(k, _)| *k == kind)
         .count();
