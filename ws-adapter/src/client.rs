@@ -7,7 +7,7 @@ use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use ws_proto::handshake::{ClientHandshake, ClientRequest, Established, HandshakeError, WsUrl};
+use ws_proto::handshake::{ClientHandshake, ClientOutcome, ClientRequest, Established, WsUrl};
 use ws_proto::{Config, KeySource};
 
 use crate::ConnectError;
@@ -77,7 +77,7 @@ impl ClientOptions {
     /// ([`ConnectError::Request`]) fails here, before any lookup or connection.
     pub fn start(self, now: Instant) -> Result<Connecting, ConnectError> {
         let tls = self.tls_or_default();
-        let keys = self.keys.unwrap_or_else(ws_proto::rng::default_key_source);
+        let keys = self.keys.unwrap_or_else(ws_proto::default_key_source);
         let deadline = ws_proto::deadline(now, self.config.handshake_timeout);
         let handshake = ClientHandshake::new(self.request, self.config, keys, now)
             .map_err(ConnectError::Request)?;
@@ -198,10 +198,10 @@ pub fn feed_response(
         handshake.receive(now, read)
     };
     match step {
-        Ok(Some(established)) => Ok(Some(established)),
+        Ok(Some(ClientOutcome::Upgraded(established))) => Ok(Some(established)),
+        Ok(Some(ClientOutcome::Rejected(response))) => Err(ConnectError::Rejected(response)),
         Ok(None) if read.is_empty() => Err(ConnectError::Io(io::ErrorKind::UnexpectedEof.into())),
         Ok(None) => Ok(None),
-        Err(HandshakeError::Rejected(response)) => Err(ConnectError::Rejected(response)),
         Err(e) => Err(ConnectError::Handshake(e)),
     }
 }

@@ -31,8 +31,8 @@ use flate2::{Decompress, FlushDecompress, Status};
 
 use crate::frame::{FrameHeader, MAX_HEADER_LEN, OpCode, apply_mask};
 use crate::handshake::{
-    Accept, ClientHandshake, ClientRequest, HandshakeError, Request, ServerHandshake, WsUrl,
-    accept_key,
+    Accept, ClientHandshake, ClientOutcome, ClientRequest, HandshakeError, Request,
+    ServerHandshake, UsageError, WsUrl, accept_key,
 };
 use crate::rng::KeySource;
 use crate::{
@@ -1618,6 +1618,7 @@ pub fn server_handshake(data: &[u8]) {
             }
             match request.validate_upgrade() {
                 Err(error) => {
+                    let error = HandshakeError::Request(error);
                     check_rejection(&error);
                     assert_eq!(handshake.accept(now, &accept).err(), Some(error));
                 }
@@ -1702,25 +1703,32 @@ pub fn client_handshake(data: &[u8]) {
     if matches!(outcome, Ok(None)) {
         outcome = handshake.receive_eof(now);
         assert!(
-            outcome.is_err(),
-            "receive_eof must fail an unfinished handshake"
+            !matches!(outcome, Ok(Some(ClientOutcome::Upgraded(_)))),
+            "receive_eof never completes a 101"
         );
     }
     let established = match outcome {
-        Ok(Some(established)) => established,
+        Ok(Some(ClientOutcome::Upgraded(established))) => established,
+        Ok(Some(ClientOutcome::Rejected(response))) => {
+            assert!(
+                response.status != 101 && response.body.len() <= config.max_handshake_size,
+                "{response:?}"
+            );
+            assert_eq!(handshake.poll_timeout(), None);
+            assert_eq!(
+                handshake.receive(now, b"\r\n").err(),
+                Some(HandshakeError::Usage(UsageError::Finished)),
+                "a rejection is final"
+            );
+            return;
+        }
         Ok(None) => unreachable!(),
         Err(error) => {
-            let status = error.status();
             assert!(
-                matches!(status, 426 | 502),
-                "a bad response maps to status {status}: {error:?}"
+                matches!(error, HandshakeError::Response(_)),
+                "a bad response is the server's fault: {error:?}"
             );
-            if let HandshakeError::Rejected(response) = &error {
-                assert!(
-                    response.status != 101 && response.body.len() <= config.max_handshake_size,
-                    "{response:?}"
-                );
-            }
+            assert_eq!(error.status(), 502, "{error:?}");
             assert_eq!(handshake.poll_timeout(), None);
             assert_eq!(
                 handshake.receive(now, b"\r\n").err(),
@@ -1732,7 +1740,7 @@ pub fn client_handshake(data: &[u8]) {
     };
     assert_eq!(
         handshake.receive(now, b"\r\n").err(),
-        Some(HandshakeError::Finished)
+        Some(HandshakeError::Usage(UsageError::Finished))
     );
     let response = &established.response;
     assert_eq!(response.status, 101);

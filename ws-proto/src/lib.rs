@@ -93,16 +93,34 @@ mod config;
 mod connection;
 mod deflate;
 mod error;
-pub mod frame;
+// Framing and UTF-8 validation are internals. Their items are `pub` so that the hidden
+// `testing` module below can hand them to this crate's integration tests and the runtimes'
+// tests; without that feature nothing outside the crate reaches them.
+#[allow(unreachable_pub)]
+mod frame;
 #[cfg(any(test, feature = "fuzzing"))]
 #[doc(hidden)]
 pub mod fuzz;
 pub mod handshake;
 mod output;
-pub mod rng;
+mod rng;
 mod time;
-pub mod utf8;
+#[allow(unreachable_pub)]
+mod utf8;
 mod utf8_bytes;
+
+/// Internals for tests: the frame header codec, masking and the incremental UTF-8 validator.
+///
+/// Compiled only with the `testing` feature, which this crate's and the runtimes' test suites
+/// turn on. It is not part of the API: no semver promise covers it.
+#[cfg(feature = "testing")]
+#[doc(hidden)]
+pub mod testing {
+    pub use crate::frame::{
+        FrameHeader, MAX_CONTROL_PAYLOAD, MAX_HEADER_LEN, OpCode, apply_mask, extend_masked,
+    };
+    pub use crate::utf8::{InvalidUtf8, Utf8Validator};
+}
 
 pub use close::{CloseCode, CloseFrame, CloseInitiator, CloseOutcome};
 pub use config::{Config, Role};
@@ -113,12 +131,13 @@ pub use connection::{
 pub use deflate::{DeflateConfig, DeflateParams, PERMESSAGE_DEFLATE};
 pub use error::{Error, ProtocolError};
 pub use handshake::{
-    Accept, ClientHandshake, ClientRequest, Established, ExtensionOffer, HandshakeError, Headers,
-    Request, Response, ServerHandshake, UrlError, WsUrl,
+    Accept, ClientHandshake, ClientOutcome, ClientRequest, Established, ExtensionOffer,
+    HandshakeError, Headers, Request, RequestError, Response, ResponseError, ServerHandshake,
+    UrlError, UsageError, WsUrl,
 };
 #[cfg(feature = "rand")]
 pub use rng::RandKeySource;
-pub use rng::{KeySource, SeededKeySource};
+pub use rng::{KeySource, SeededKeySource, default_key_source};
 pub use time::deadline;
 pub use utf8_bytes::Utf8Bytes;
 

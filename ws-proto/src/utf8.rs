@@ -77,11 +77,6 @@ impl Utf8Validator {
         *self = Self::new();
         if complete { Ok(()) } else { Err(InvalidUtf8) }
     }
-
-    /// Whether a code point is half received.
-    pub fn is_mid_code_point(&self) -> bool {
-        self.partial_len > 0
-    }
 }
 
 /// Where the last code point of `input` starts if it is cut short: a multi-byte lead byte in

@@ -7,7 +7,7 @@ mod common;
 use std::time::Duration;
 
 use common::*;
-use ws_proto::frame::OpCode;
+use ws_proto::testing::OpCode;
 use ws_proto::{
     CloseCode, CloseFrame, CloseInitiator, CloseOutcome, Config, ConnectionState, Error, Event,
     ProtocolError, Role, TransportAction,

@@ -7,7 +7,7 @@ mod common;
 
 use common::*;
 use proptest::prelude::*;
-use ws_proto::frame::{FrameHeader, OpCode};
+use ws_proto::testing::{FrameHeader, OpCode};
 use ws_proto::{
     Config, Connection, DeflateConfig, DeflateParams, Event, PreparedMessage, ProtocolError, Role,
     SeededKeySource,

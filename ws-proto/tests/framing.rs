@@ -6,7 +6,7 @@
 mod common;
 
 use common::*;
-use ws_proto::frame::OpCode;
+use ws_proto::testing::OpCode;
 use ws_proto::{CloseCode, Config, Event, ProtocolError, Role};
 
 fn server(input: &[u8]) -> Drained {

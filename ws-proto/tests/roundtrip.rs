@@ -7,7 +7,7 @@ mod common;
 
 use common::*;
 use proptest::prelude::*;
-use ws_proto::frame::{FrameHeader, MAX_HEADER_LEN, OpCode};
+use ws_proto::testing::{FrameHeader, MAX_HEADER_LEN, OpCode};
 use ws_proto::{CloseCode, Config, ConnectionState, Event, Role};
 
 #[derive(Clone, Debug)]

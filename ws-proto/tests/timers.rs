@@ -7,7 +7,7 @@ mod common;
 use std::time::Duration;
 
 use common::*;
-use ws_proto::frame::OpCode;
+use ws_proto::testing::OpCode;
 use ws_proto::{CloseCode, Config, ConnectionState, Event, ProtocolError, Role};
 
 fn keepalive(interval: u64, timeout: u64) -> Config {

@@ -32,7 +32,7 @@ use hyper::{Request, Response, StatusCode, Version};
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 use tokio_util::compat::TokioAsyncReadCompatExt;
-use ws_proto::handshake::{self, HandshakeError, ServerHandshake};
+use ws_proto::handshake::{self, HandshakeError, RequestError, ServerHandshake};
 use ws_proto::{Connection, Role};
 use ws_runtime_smol::{Config, Event, WebSocket};
 
@@ -118,10 +118,12 @@ async fn respond(
     }
     let accept = match head.key().map(handshake::accept_key) {
         Some(accept) => accept,
-        None => return Ok(from_core(&HandshakeError::MissingKey.to_response())),
+        None => {
+            return Ok(from_core(&RequestError::MissingKey.to_response()));
+        }
     };
     let Ok(accept) = HeaderValue::try_from(accept) else {
-        return Ok(from_core(&HandshakeError::InvalidKey.to_response()));
+        return Ok(from_core(&RequestError::InvalidKey.to_response()));
     };
 
     // Resolves once hyper has written the 101 below and given up the connection.
@@ -158,7 +160,9 @@ fn core_request(
     let version = match request.version() {
         Version::HTTP_10 => "1.0",
         Version::HTTP_11 => "1.1",
-        _ => return Err(HandshakeError::UnsupportedHttpVersion),
+        _ => {
+            return Err(RequestError::UnsupportedHttpVersion.into());
+        }
     };
     let mut head =
         format!("{} {} HTTP/{version}\r\n", request.method(), request.uri()).into_bytes();
@@ -173,7 +177,7 @@ fn core_request(
     let mut parser = ServerHandshake::new(config, now);
     match parser.receive(now, &head)? {
         Some(parsed) => Ok(parsed.clone()),
-        None => Err(HandshakeError::MalformedRequest("incomplete request head")),
+        None => Err(RequestError::Malformed("incomplete request head").into()),
     }
 }
 

@@ -541,11 +541,13 @@ fn short_writes_to_a_slow_reader_lose_nothing() {
                 thread::sleep(Duration::from_micros(50));
             }
         }
-        let header = ws_proto::frame::FrameHeader::parse(&got).unwrap().unwrap();
+        let header = ws_proto::testing::FrameHeader::parse(&got)
+            .unwrap()
+            .unwrap();
         let (h, len) = header;
         assert_eq!(h.payload_len as usize, LEN);
         let mut payload = got[len..len + LEN].to_vec();
-        ws_proto::frame::apply_mask(&mut payload, h.mask.unwrap(), 0);
+        ws_proto::testing::apply_mask(&mut payload, h.mask.unwrap(), 0);
         assert!(
             payload
                 .iter()

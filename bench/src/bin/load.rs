@@ -43,7 +43,9 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use ws_proto::{ClientHandshake, ClientRequest, Config, DeflateConfig, SeededKeySource, WsUrl};
+use ws_proto::{
+    ClientHandshake, ClientOutcome, ClientRequest, Config, DeflateConfig, SeededKeySource, WsUrl,
+};
 
 const USAGE: &str = "usage: load --url ws://HOST:PORT/ [--connections N] [--size BYTES] \
                      [--pipeline K] [--seconds S] [--warmup S] [--threads N] [--text] \
@@ -349,7 +351,10 @@ fn connect(
         while let Some(end) = received.windows(4).position(|w| w == b"\r\n\r\n") {
             let head_end = end + 4;
             match handshake.receive(Instant::now(), &received[..head_end]) {
-                Ok(Some(established)) => {
+                Ok(Some(ClientOutcome::Rejected(response))) => {
+                    return Err(format!("server answered HTTP {}", response.status));
+                }
+                Ok(Some(ClientOutcome::Upgraded(established))) => {
                     if deflate && established.connection.compression().is_none() {
                         return Err("the server declined permessage-deflate".to_owned());
                     }

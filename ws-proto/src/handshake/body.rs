@@ -1,7 +1,7 @@
 //! The body of a rejected handshake: how it is delimited and how a chunked one is decoded
 //! (RFC 7230 §3.3.3, §4.1).
 
-use super::error::HandshakeError;
+use super::error::ResponseError;
 use super::headers::{Headers, split_list};
 
 /// The longest chunk-size line (with extensions) accepted in a chunked rejection body.
@@ -38,7 +38,7 @@ pub(super) fn framing(
     status: u16,
     headers: &Headers,
     max: usize,
-) -> Result<Framing, HandshakeError> {
+) -> Result<Framing, ResponseError> {
     if matches!(status, 204 | 304) {
         return Ok(Framing::Length(0));
     }
@@ -61,11 +61,9 @@ pub(super) fn framing(
             .all(|b| b.is_ascii_digit())
             .then(|| value.parse::<u64>().ok())
             .flatten()
-            .ok_or(HandshakeError::InvalidResponse("invalid Content-Length"))?;
+            .ok_or(ResponseError::Malformed("invalid Content-Length"))?;
         if length.is_some_and(|l| l != n) {
-            return Err(HandshakeError::InvalidResponse(
-                "conflicting Content-Length",
-            ));
+            return Err(ResponseError::Malformed("conflicting Content-Length"));
         }
         length = Some(n);
     }
@@ -73,15 +71,15 @@ pub(super) fn framing(
         None => Ok(Framing::UntilEof),
         Some(n) => match usize::try_from(n) {
             Ok(n) if n <= max => Ok(Framing::Length(n)),
-            _ => Err(HandshakeError::ResponseTooLarge),
+            _ => Err(ResponseError::TooLarge),
         },
     }
 }
 
 impl Chunked {
     /// Decodes what `buf` holds, draining consumed bytes; `true` once the body is complete.
-    pub(super) fn feed(&mut self, buf: &mut Vec<u8>, max: usize) -> Result<bool, HandshakeError> {
-        let bad = HandshakeError::InvalidResponse("malformed chunked body");
+    pub(super) fn feed(&mut self, buf: &mut Vec<u8>, max: usize) -> Result<bool, ResponseError> {
+        let bad = ResponseError::Malformed("malformed chunked body");
         let mut at = 0;
         let done = loop {
             let rest = buf.get(at..).unwrap_or_default();
@@ -96,7 +94,7 @@ impl Chunked {
                             .unwrap_or(u64::MAX)
                             .saturating_add(size);
                         if total > u64::try_from(max).unwrap_or(u64::MAX) {
-                            return Err(HandshakeError::ResponseTooLarge);
+                            return Err(ResponseError::TooLarge);
                         }
                         at += used;
                         self.phase = ChunkPhase::Data(size);
@@ -148,7 +146,7 @@ impl Chunked {
         buf.drain(..at.min(buf.len()));
         // Framing overhead is bounded too: at most as much again as the body limit.
         if self.raw.saturating_add(buf.len()) > max.saturating_mul(2) {
-            return Err(HandshakeError::ResponseTooLarge);
+            return Err(ResponseError::TooLarge);
         }
         Ok(done)
     }
@@ -158,7 +156,7 @@ impl Chunked {
 mod tests {
     use super::*;
 
-    fn decode(input: &[u8], max: usize) -> Result<Option<Vec<u8>>, HandshakeError> {
+    fn decode(input: &[u8], max: usize) -> Result<Option<Vec<u8>>, ResponseError> {
         let mut chunked = Chunked::default();
         let mut buf = input.to_vec();
         Ok(chunked.feed(&mut buf, max)?.then_some(chunked.body))
@@ -174,12 +172,9 @@ mod tests {
         assert_eq!(decode(b"3\r\nab", 100), Ok(None));
         assert_eq!(decode(b"0\r\nX-T: 1\r\n", 100), Ok(None));
         assert_eq!(decode(b"0\r\nX-T: 1\r\n\r\n", 100), Ok(Some(vec![])));
-        assert_eq!(
-            decode(b"65\r\n", 100),
-            Err(HandshakeError::ResponseTooLarge)
-        );
+        assert_eq!(decode(b"65\r\n", 100), Err(ResponseError::TooLarge));
         assert_eq!(decode(b"ffffffffffffffffff\r\n", 100).ok(), None);
-        let bad = Err(HandshakeError::InvalidResponse("malformed chunked body"));
+        let bad = Err(ResponseError::Malformed("malformed chunked body"));
         assert_eq!(decode(b"g\r\n", 100), bad);
         assert_eq!(decode(b"1\r\nabc", 100), bad);
         assert_eq!(decode(b"3\nabc\r\n", 100), bad); // chunk-size lines need CRLF
@@ -210,7 +205,7 @@ mod tests {
             }
             h
         };
-        let kind = |f: Result<Framing, HandshakeError>| match f {
+        let kind = |f: Result<Framing, ResponseError>| match f {
             Ok(Framing::Length(n)) => format!("len {n}"),
             Ok(Framing::Chunked(_)) => "chunked".into(),
             Ok(Framing::UntilEof) => "eof".into(),

@@ -8,7 +8,7 @@ use base64::engine::general_purpose::STANDARD;
 use bytes::Bytes;
 
 use super::body::{Framing, framing};
-use super::error::HandshakeError;
+use super::error::{HandshakeError, ResponseError, UsageError};
 use super::headers::{ExtensionOffer, Headers, is_token, is_valid_value, split_list};
 use super::response::Response;
 use super::url::WsUrl;
@@ -47,7 +47,7 @@ pub struct ClientRequest {
 ///
 /// Write [`output`](Self::output) to the socket (calling
 /// [`consume_output`](Self::consume_output) with what was written), feed what the socket
-/// returns to [`receive`](Self::receive) until it yields [`Established`], and call
+/// returns to [`receive`](Self::receive) until it yields a [`ClientOutcome`], and call
 /// [`receive_eof`](Self::receive_eof) if the server closes first.
 ///
 /// ```
@@ -78,6 +78,20 @@ pub struct ClientHandshake {
     /// Bytes of interim (1xx) responses already consumed; they count against the head limit.
     interim: usize,
     state: State,
+}
+
+/// How the server answered the opening handshake: it upgraded the connection, or it answered
+/// with another status. A rejection is an answer, not an error of the handshake: the server
+/// spoke HTTP correctly and chose not to upgrade (401, 403, 404, 503, ...).
+#[derive(Debug)]
+// Returned once per handshake and taken apart at once: a box would only add an allocation.
+#[allow(clippy::large_enum_variant)]
+pub enum ClientOutcome {
+    /// A valid 101: the connection.
+    Upgraded(Established),
+    /// Any other final status: the whole response, with the body read up to
+    /// [`Config::max_handshake_size`](crate::Config::max_handshake_size).
+    Rejected(Response),
 }
 
 /// A successful handshake: the connection and what the server answered.
@@ -116,7 +130,7 @@ impl ClientRequest {
         let reserved = RESERVED.iter().any(|r| r.eq_ignore_ascii_case(&name));
         if reserved || !is_token(&name) || !is_valid_value(&value) {
             self.error
-                .get_or_insert(HandshakeError::InvalidHeader(name));
+                .get_or_insert(HandshakeError::Usage(UsageError::InvalidHeader(name)));
         } else {
             self.headers.push(name, value);
         }
@@ -130,7 +144,9 @@ impl ClientRequest {
         let cookies = cookies.into();
         if !is_valid_value(&cookies) {
             self.error
-                .get_or_insert(HandshakeError::InvalidHeader("Cookie".into()));
+                .get_or_insert(HandshakeError::Usage(UsageError::InvalidHeader(
+                    "Cookie".into(),
+                )));
             return self;
         }
         let cookies = cookies.trim_matches([' ', '\t', ';']);
@@ -155,7 +171,9 @@ impl ClientRequest {
         let protocol = protocol.into();
         if !is_token(&protocol) || self.subprotocols.contains(&protocol) {
             self.error
-                .get_or_insert(HandshakeError::InvalidSubprotocol(protocol));
+                .get_or_insert(HandshakeError::Usage(UsageError::InvalidSubprotocol(
+                    protocol,
+                )));
         } else {
             self.subprotocols.push(protocol);
         }
@@ -171,7 +189,9 @@ impl ClientRequest {
             self.origin = Some(origin);
         } else {
             self.error
-                .get_or_insert(HandshakeError::InvalidHeader("Origin".into()));
+                .get_or_insert(HandshakeError::Usage(UsageError::InvalidHeader(
+                    "Origin".into(),
+                )));
         }
         self
     }
@@ -270,21 +290,22 @@ impl ClientHandshake {
 
     /// Feeds bytes received from the server.
     ///
-    /// Returns `Ok(None)` while the response is incomplete and `Ok(Some(established))` once a
-    /// valid 101 arrived (RFC 6455 §4.1): `Upgrade: websocket`, `Connection: upgrade`, the
+    /// Returns `Ok(None)` while the response is incomplete and
+    /// `Ok(Some(ClientOutcome::Upgraded(established)))` once a valid 101 arrived (RFC 6455 §4.1): `Upgrade: websocket`, `Connection: upgrade`, the
     /// right `Sec-WebSocket-Accept`, a subprotocol among those offered (or none) and no
     /// extension. For any other final status the body is read (by `Content-Length`, chunked,
     /// or until [`receive_eof`](Self::receive_eof)) up to
-    /// [`Config::max_handshake_size`], then [`HandshakeError::Rejected`] is returned.
-    /// Interim 1xx responses are skipped. Errors are final and repeated by later calls.
+    /// [`Config::max_handshake_size`], then returned as [`ClientOutcome::Rejected`]. Interim
+    /// 1xx responses are skipped. Errors are final and repeated by later calls; after an
+    /// outcome, later calls return [`UsageError::Finished`].
     pub fn receive(
         &mut self,
         now: Instant,
         data: &[u8],
-    ) -> Result<Option<Established>, HandshakeError> {
+    ) -> Result<Option<ClientOutcome>, HandshakeError> {
         match &self.state {
             State::Failed(error) => return Err(error.clone()),
-            State::Done => return Err(HandshakeError::Finished),
+            State::Done => return Err(HandshakeError::Usage(UsageError::Finished)),
             State::Head | State::Body { .. } if self.deadline.is_some_and(|d| now >= d) => {
                 return Err(self.fail(HandshakeError::Timeout));
             }
@@ -295,23 +316,27 @@ impl ClientHandshake {
     }
 
     /// Reports that the server closed the connection. Finishes a rejection whose body runs to
-    /// the end of the connection ([`HandshakeError::Rejected`]); otherwise the response was cut
-    /// short ([`HandshakeError::UnexpectedEof`]). A 101 is complete before any EOF, so this
-    /// never returns `Ok(Some(_))`; the return type matches [`receive`](Self::receive) so both
-    /// can be handled alike.
-    pub fn receive_eof(&mut self, _now: Instant) -> Result<Option<Established>, HandshakeError> {
+    /// the end of the connection ([`ClientOutcome::Rejected`]); otherwise the response was cut
+    /// short ([`ResponseError::UnexpectedEof`]). A 101 is complete before any EOF, so this
+    /// never returns [`ClientOutcome::Upgraded`]; the return type matches
+    /// [`receive`](Self::receive) so both can be handled alike.
+    pub fn receive_eof(&mut self, _now: Instant) -> Result<Option<ClientOutcome>, HandshakeError> {
         let error = match &mut self.state {
             State::Failed(error) => return Err(error.clone()),
-            State::Done => return Err(HandshakeError::Finished),
+            State::Done => return Err(HandshakeError::Usage(UsageError::Finished)),
             State::Body {
                 response,
                 framing: Framing::UntilEof,
             } => {
                 let mut response = std::mem::replace(response, Response::new(0));
                 response.body = Bytes::from(std::mem::take(&mut self.buf));
-                HandshakeError::Rejected(response)
+                self.buf = Vec::new();
+                self.state = State::Done;
+                return Ok(Some(ClientOutcome::Rejected(response)));
             }
-            State::Head | State::Body { .. } => HandshakeError::UnexpectedEof,
+            State::Head | State::Body { .. } => {
+                HandshakeError::Response(ResponseError::UnexpectedEof)
+            }
         };
         Err(self.fail(error))
     }
@@ -373,7 +398,7 @@ enum State {
         response: Response,
         framing: Framing,
     },
-    /// The connection was handed out.
+    /// The connection, or the rejection, was handed out.
     Done,
     Failed(HandshakeError),
 }
@@ -394,7 +419,7 @@ impl ClientHandshake {
     }
 
     /// Processes buffered bytes as far as they go.
-    fn advance(&mut self, now: Instant) -> Result<Option<Established>, HandshakeError> {
+    fn advance(&mut self, now: Instant) -> Result<Option<ClientOutcome>, HandshakeError> {
         let max = self.config.max_handshake_size;
         loop {
             match &mut self.state {
@@ -406,16 +431,23 @@ impl ClientHandshake {
                     let (head, head_len) = match self.parse_head() {
                         Err(error) => return Err(self.fail(error)),
                         Ok(None) if self.buf.len() > budget => {
-                            return Err(self.fail(HandshakeError::ResponseTooLarge));
+                            return Err(
+                                self.fail(HandshakeError::Response(ResponseError::TooLarge))
+                            );
                         }
                         Ok(None) => return Ok(None),
                         Ok(Some((_, head_len))) if head_len > budget => {
-                            return Err(self.fail(HandshakeError::ResponseTooLarge));
+                            return Err(
+                                self.fail(HandshakeError::Response(ResponseError::TooLarge))
+                            );
                         }
                         Ok(Some(parsed)) => parsed,
                     };
                     match head.status {
-                        101 => return self.establish(now, head, head_len).map(Some),
+                        101 => {
+                            let established = self.establish(now, head, head_len)?;
+                            return Ok(Some(ClientOutcome::Upgraded(established)));
+                        }
                         // Interim responses (RFC 7231 §6.2) precede the real answer.
                         100..=199 => {
                             self.buf.drain(..head_len);
@@ -425,7 +457,7 @@ impl ClientHandshake {
                             self.buf.drain(..head_len);
                             let framing = match framing(head.status, &head.headers, max) {
                                 Ok(framing) => framing,
-                                Err(error) => return Err(self.fail(error)),
+                                Err(error) => return Err(self.fail(error.into())),
                             };
                             let response = Response {
                                 status: head.status,
@@ -444,20 +476,24 @@ impl ClientHandshake {
                             None => return Ok(None),
                         },
                         Framing::UntilEof if self.buf.len() > max => {
-                            return Err(self.fail(HandshakeError::ResponseTooLarge));
+                            return Err(
+                                self.fail(HandshakeError::Response(ResponseError::TooLarge))
+                            );
                         }
                         Framing::UntilEof => return Ok(None),
                         Framing::Chunked(chunked) => match chunked.feed(&mut self.buf, max) {
                             Ok(true) => Bytes::from(std::mem::take(&mut chunked.body)),
                             Ok(false) => return Ok(None),
-                            Err(error) => return Err(self.fail(error)),
+                            Err(error) => return Err(self.fail(error.into())),
                         },
                     };
                     let mut response = std::mem::replace(response, Response::new(0));
                     response.body = body;
-                    return Err(self.fail(HandshakeError::Rejected(response)));
+                    self.buf = Vec::new();
+                    self.state = State::Done;
+                    return Ok(Some(ClientOutcome::Rejected(response)));
                 }
-                State::Done => return Err(HandshakeError::Finished),
+                State::Done => return Err(HandshakeError::Usage(UsageError::Finished)),
                 State::Failed(error) => return Err(error.clone()),
             }
         }
@@ -470,16 +506,20 @@ impl ClientHandshake {
         let head_len = match parsed.parse(&self.buf) {
             Ok(httparse::Status::Partial) => return Ok(None),
             Ok(httparse::Status::Complete(head_len)) => head_len,
-            Err(httparse::Error::TooManyHeaders) => return Err(HandshakeError::ResponseTooLarge),
+            Err(httparse::Error::TooManyHeaders) => {
+                return Err(HandshakeError::Response(ResponseError::TooLarge));
+            }
             Err(_) => {
-                return Err(HandshakeError::InvalidResponse(
+                return Err(HandshakeError::Response(ResponseError::Malformed(
                     "malformed HTTP response head",
-                ));
+                )));
             }
         };
-        let invalid = HandshakeError::InvalidResponse("malformed HTTP response head");
-        let headers = Headers::from_parsed(parsed.headers)
-            .ok_or(HandshakeError::InvalidResponse("header value is not UTF-8"))?;
+        let invalid =
+            HandshakeError::Response(ResponseError::Malformed("malformed HTTP response head"));
+        let headers = Headers::from_parsed(parsed.headers).ok_or(HandshakeError::Response(
+            ResponseError::Malformed("header value is not UTF-8"),
+        ))?;
         let head = Head {
             status: parsed.code.ok_or_else(|| invalid.clone())?,
             minor_version: parsed.version.ok_or_else(|| invalid.clone())?,
@@ -502,7 +542,7 @@ impl ClientHandshake {
             Err(error) => return Err(self.fail(error)),
         };
         let Some(keys) = self.keys.take() else {
-            return Err(self.fail(HandshakeError::Finished));
+            return Err(self.fail(HandshakeError::Usage(UsageError::Finished)));
         };
         let mut connection =
             Connection::with_key_source(Role::Client, self.config.clone(), keys, now);
@@ -543,18 +583,22 @@ impl ClientHandshake {
     ) -> Result<(Option<String>, Option<DeflateParams>), HandshakeError> {
         let headers = &head.headers;
         if head.minor_version != 1 {
-            return Err(HandshakeError::InvalidResponse("101 must be HTTP/1.1"));
+            return Err(HandshakeError::Response(ResponseError::Malformed(
+                "101 must be HTTP/1.1",
+            )));
         }
         if !headers.contains_token("upgrade", "websocket") {
-            return Err(HandshakeError::MissingUpgrade);
+            return Err(HandshakeError::Response(ResponseError::MissingUpgrade));
         }
         if !headers.contains_token("connection", "upgrade") {
-            return Err(HandshakeError::MissingConnectionUpgrade);
+            return Err(HandshakeError::Response(
+                ResponseError::MissingConnectionUpgrade,
+            ));
         }
         let mut accepts = headers.get_all("sec-websocket-accept");
         match (accepts.next(), accepts.next()) {
             (Some(accept), None) if accept.trim_matches([' ', '\t']) == self.expected_accept => {}
-            _ => return Err(HandshakeError::InvalidAccept),
+            _ => return Err(HandshakeError::Response(ResponseError::InvalidAccept)),
         }
         let compression = self.check_extensions(headers)?;
         let chosen: Vec<&str> = headers
@@ -566,7 +610,11 @@ impl ClientHandshake {
             [one] if self.subprotocols.iter().any(|offered| offered == one) => {
                 Some((*one).to_owned())
             }
-            _ => return Err(HandshakeError::UnexpectedSubprotocol(chosen.join(", "))),
+            _ => {
+                return Err(HandshakeError::Response(
+                    ResponseError::UnexpectedSubprotocol(chosen.join(", ")),
+                ));
+            }
         };
         Ok((subprotocol, compression))
     }
@@ -578,19 +626,27 @@ impl ClientHandshake {
         let mut accepted = Vec::new();
         for value in headers.get_all("sec-websocket-extensions") {
             let offers = ExtensionOffer::parse_list(value).map_err(|_| {
-                HandshakeError::InvalidResponse("malformed Sec-WebSocket-Extensions")
+                HandshakeError::Response(ResponseError::Malformed(
+                    "malformed Sec-WebSocket-Extensions",
+                ))
             })?;
             accepted.extend(offers);
         }
         let Some(compression) = &self.config.compression else {
             return match accepted.first() {
                 None => Ok(None),
-                Some(extension) => Err(HandshakeError::UnexpectedExtension(extension.to_string())),
+                Some(extension) => Err(HandshakeError::Response(
+                    ResponseError::UnexpectedExtension(extension.to_string()),
+                )),
             };
         };
         deflate::check_response(&accepted, compression).map_err(|fault| match fault {
-            ResponseFault::NotOffered(extension) => HandshakeError::UnexpectedExtension(extension),
-            ResponseFault::Invalid(reason) => HandshakeError::InvalidExtension(reason),
+            ResponseFault::NotOffered(extension) => {
+                HandshakeError::Response(ResponseError::UnexpectedExtension(extension))
+            }
+            ResponseFault::Invalid(reason) => {
+                HandshakeError::Response(ResponseError::InvalidExtension(reason))
+            }
         })
     }
 }

@@ -4,27 +4,56 @@ use std::fmt;
 
 use super::response::Response;
 
-/// Why an opening handshake failed.
+/// Why an opening handshake failed, by the party at fault.
 ///
-/// Variants fall in three groups:
+/// * [`Request`](Self::Request): **the client's request is wrong** (seen by a server). Answer
+///   with [`to_response`](Self::to_response), which carries the status and headers RFC 6455
+///   §4.2.2 and §4.4 ask for.
+/// * [`Response`](Self::Response): **the server's response is wrong** (seen by a client). The
+///   connection is simply dropped.
+/// * [`Usage`](Self::Usage): **the caller misused the API**. Nothing was sent.
+/// * [`Timeout`](Self::Timeout): the handshake took longer than
+///   [`Config::handshake_timeout`](crate::Config::handshake_timeout). It belongs to both sides:
+///   a server usually closes without answering, but may send the 408 of
+///   [`to_response`](Self::to_response).
 ///
-/// * **the client's request is wrong** (seen by a server): each maps to the HTTP status to
-///   answer with ([`status`](Self::status)), and [`to_response`](Self::to_response) builds that
-///   answer, with the headers RFC 6455 §4.2.2 and §4.4 ask for;
-/// * **the server's response is wrong** (seen by a client): the connection is simply dropped.
-///   `MissingUpgrade` and `MissingConnectionUpgrade` belong to both sides;
-/// * **the caller misused the API**: nothing was sent.
+/// A server that answers with a status other than 101 is not an error of the handshake: the
+/// client's [`receive`](super::ClientHandshake::receive) returns it as
+/// [`ClientOutcome::Rejected`](super::ClientOutcome::Rejected).
 ///
-/// [`Timeout`](Self::Timeout) belongs to both sides. A server usually closes without answering,
-/// but may send the 408 of [`to_response`](Self::to_response).
+/// ```
+/// use ws_proto::handshake::{HandshakeError, RequestError};
+///
+/// let error = HandshakeError::from(RequestError::MissingKey);
+/// match &error {
+///     HandshakeError::Request(why) => assert_eq!(why.status(), 400),
+///     _ => unreachable!(),
+/// }
+/// assert_eq!(error.to_response().status, 400);
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum HandshakeError {
-    // ------------------------------------------------------------- the client's request (server)
+    /// The client's request is not a valid opening handshake.
+    Request(RequestError),
+    /// The server's response is not a valid acceptance of the opening handshake.
+    Response(ResponseError),
+    /// The caller misused the API.
+    Usage(UsageError),
+    /// The handshake took longer than
+    /// [`Config::handshake_timeout`](crate::Config::handshake_timeout).
+    Timeout,
+}
+
+/// What is wrong with a client's opening request (RFC 6455 §4.1, §4.2.1), seen by a server.
+/// Each maps to the HTTP status to answer with ([`status`](Self::status)).
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RequestError {
     /// The request is not valid HTTP/1.x, has a header that is not UTF-8, a request-target that
-    /// is not a path, a duplicate `Host`, a body, or a malformed WebSocket list header.
+    /// is not a path, a duplicate `Host`, a body, or a malformed WebSocket list header: why.
     /// Status 400.
-    MalformedRequest(&'static str),
+    Malformed(&'static str),
     /// The method is not GET (RFC 6455 §4.1). Status 405, with `Allow: GET`.
     MethodNotAllowed,
     /// The request is HTTP/1.0 or an unknown version; RFC 6455 §4.1 requires HTTP/1.1 or
@@ -32,11 +61,11 @@ pub enum HandshakeError {
     UnsupportedHttpVersion,
     /// No `Host` header, or an empty one (RFC 6455 §4.1). Status 400.
     MissingHost,
-    /// No `websocket` token in `Upgrade` (RFC 6455 §4.2.1 for a request, §4.1 for a 101).
-    /// A server answers 426 with `Upgrade: websocket` and `Sec-WebSocket-Version: 13`.
+    /// No `websocket` token in `Upgrade` (RFC 6455 §4.2.1). Status 426, with
+    /// `Upgrade: websocket` and `Sec-WebSocket-Version: 13`.
     MissingUpgrade,
-    /// No `upgrade` token in `Connection` (RFC 6455 §4.2.1 for a request, §4.1 for a 101).
-    /// A server answers 426 with `Upgrade: websocket` and `Sec-WebSocket-Version: 13`.
+    /// No `upgrade` token in `Connection` (RFC 6455 §4.2.1). Status 426, with
+    /// `Upgrade: websocket` and `Sec-WebSocket-Version: 13`.
     MissingConnectionUpgrade,
     /// `Sec-WebSocket-Version` is missing, repeated or not `13` (the value received, if any).
     /// Status 426 with `Sec-WebSocket-Version: 13`, the version this side speaks (§4.4).
@@ -49,35 +78,20 @@ pub enum HandshakeError {
     TooManyHeaders,
     /// A request head (or bytes buffered behind it) over
     /// [`Config::max_handshake_size`](crate::Config::max_handshake_size). Status 431.
-    RequestTooLarge,
-    /// The handshake took longer than
-    /// [`Config::handshake_timeout`](crate::Config::handshake_timeout). A server may answer
-    /// 408 or just close.
-    Timeout,
+    TooLarge,
+}
 
-    // -------------------------------------------------------------------- the caller's misuse
-    /// The subprotocol passed to [`Accept`](super::Accept) is not one the client offered; RFC
-    /// 6455 §4.2.2 only lets a server pick from the client's list. Status 500.
-    SubprotocolNotOffered(String),
-    /// A header the caller supplied (the name is given) is not a valid field, or is one the
-    /// handshake writes itself. Status 500.
-    InvalidHeader(String),
-    /// A subprotocol the client was asked to offer is not a token, or is repeated (RFC 6455
-    /// §4.1). Status 500.
-    InvalidSubprotocol(String),
-    /// [`ServerHandshake::accept`](super::ServerHandshake::accept) was called before the
-    /// request head was complete. Status 500.
-    NotReady,
-    /// [`ClientHandshake::receive`](super::ClientHandshake::receive) was called after the
-    /// handshake had already produced its connection. Status 500.
-    Finished,
-
-    // ------------------------------------------------------------ the server's response (client)
-    /// The response is not valid HTTP/1.1, or its body framing is broken.
-    InvalidResponse(&'static str),
-    /// The server answered with a status other than 101: the whole response, with the body
-    /// read up to [`Config::max_handshake_size`](crate::Config::max_handshake_size).
-    Rejected(Response),
+/// What is wrong with a server's answer to the opening handshake (RFC 6455 §4.1), seen by a
+/// client.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ResponseError {
+    /// The response is not valid HTTP/1.1, or its body framing is broken: why.
+    Malformed(&'static str),
+    /// The 101 has no `websocket` token in `Upgrade` (RFC 6455 §4.1).
+    MissingUpgrade,
+    /// The 101 has no `upgrade` token in `Connection` (RFC 6455 §4.1).
+    MissingConnectionUpgrade,
     /// `Sec-WebSocket-Accept` is missing, repeated, or not the digest of the key sent
     /// (RFC 6455 §4.1, §4.2.2).
     InvalidAccept,
@@ -91,39 +105,45 @@ pub enum HandshakeError {
     InvalidExtension(&'static str),
     /// The response head, its header count, or a rejection's body exceeds the configured
     /// limits.
-    ResponseTooLarge,
+    TooLarge,
     /// The server closed the connection before the response was complete.
     UnexpectedEof,
+}
+
+/// How the caller misused a handshake API. Nothing was sent.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum UsageError {
+    /// The subprotocol passed to [`Accept`](super::Accept) is not one the client offered; RFC
+    /// 6455 §4.2.2 only lets a server pick from the client's list.
+    SubprotocolNotOffered(String),
+    /// A header the caller supplied (the name is given) is not a valid field, or is one the
+    /// handshake writes itself.
+    InvalidHeader(String),
+    /// A subprotocol the client was asked to offer is not a token, or is repeated (RFC 6455
+    /// §4.1).
+    InvalidSubprotocol(String),
+    /// [`ServerHandshake::accept`](super::ServerHandshake::accept) was called before the
+    /// request head was complete.
+    NotReady,
+    /// [`ClientHandshake::receive`](super::ClientHandshake::receive) was called after the
+    /// handshake had already ended (with a connection or a rejection).
+    Finished,
 }
 
 impl HandshakeError {
     /// The HTTP status a server answers this failure with.
     ///
-    /// Request faults map as documented on each variant (400, 405, 426, 431, 505, and 408 for a
-    /// timeout); caller misuse maps to 500. Response faults never arise on a server; they map to
-    /// 502 (Bad Gateway), which is what a gateway relaying a failed upstream handshake answers.
+    /// Request faults map as documented on each [`RequestError`] variant (400, 405, 426, 431,
+    /// 505), a timeout to 408, caller misuse to 500. Response faults never arise on a server;
+    /// they map to 502 (Bad Gateway), which is what a gateway relaying a failed upstream
+    /// handshake answers.
     pub fn status(&self) -> u16 {
-        use HandshakeError::*;
         match self {
-            MalformedRequest(_) | MissingHost | MissingKey | InvalidKey => 400,
-            MethodNotAllowed => 405,
-            Timeout => 408,
-            MissingUpgrade | MissingConnectionUpgrade | UnsupportedVersion(_) => 426,
-            TooManyHeaders | RequestTooLarge => 431,
-            UnsupportedHttpVersion => 505,
-            SubprotocolNotOffered(_)
-            | InvalidHeader(_)
-            | InvalidSubprotocol(_)
-            | NotReady
-            | Finished => 500,
-            InvalidResponse(_)
-            | Rejected(_)
-            | InvalidAccept
-            | UnexpectedSubprotocol(_)
-            | UnexpectedExtension(_)
-            | InvalidExtension(_)
-            | ResponseTooLarge
-            | UnexpectedEof => 502,
+            HandshakeError::Request(why) => why.status(),
+            HandshakeError::Timeout => 408,
+            HandshakeError::Usage(_) => 500,
+            HandshakeError::Response(_) => 502,
         }
     }
 
@@ -132,19 +152,21 @@ impl HandshakeError {
     /// with 405; `Upgrade: websocket` and `Sec-WebSocket-Version: 13` with 426 (§4.2.2, §4.4).
     pub fn to_response(&self) -> Response {
         let mut response = Response::new(self.status());
-        match self {
-            HandshakeError::MethodNotAllowed => {
-                response = response.with_header("Allow", "GET");
+        if let HandshakeError::Request(why) = self {
+            match why {
+                RequestError::MethodNotAllowed => {
+                    response = response.with_header("Allow", "GET");
+                }
+                RequestError::MissingUpgrade | RequestError::MissingConnectionUpgrade => {
+                    response = response
+                        .with_header("Upgrade", "websocket")
+                        .with_header("Sec-WebSocket-Version", "13");
+                }
+                RequestError::UnsupportedVersion(_) => {
+                    response = response.with_header("Sec-WebSocket-Version", "13");
+                }
+                _ => {}
             }
-            HandshakeError::MissingUpgrade | HandshakeError::MissingConnectionUpgrade => {
-                response = response
-                    .with_header("Upgrade", "websocket")
-                    .with_header("Sec-WebSocket-Version", "13");
-            }
-            HandshakeError::UnsupportedVersion(_) => {
-                response = response.with_header("Sec-WebSocket-Version", "13");
-            }
-            _ => {}
         }
         response
             .with_header("Content-Type", "text/plain; charset=utf-8")
@@ -153,11 +175,61 @@ impl HandshakeError {
     }
 }
 
+impl RequestError {
+    /// The HTTP status a server answers this request with (documented on each variant).
+    pub fn status(&self) -> u16 {
+        use RequestError::*;
+        match self {
+            Malformed(_) | MissingHost | MissingKey | InvalidKey => 400,
+            MethodNotAllowed => 405,
+            MissingUpgrade | MissingConnectionUpgrade | UnsupportedVersion(_) => 426,
+            TooManyHeaders | TooLarge => 431,
+            UnsupportedHttpVersion => 505,
+        }
+    }
+}
+
+impl RequestError {
+    /// The response a server sends for this request: see [`HandshakeError::to_response`].
+    pub fn to_response(&self) -> Response {
+        HandshakeError::Request(self.clone()).to_response()
+    }
+}
+
+impl From<RequestError> for HandshakeError {
+    fn from(why: RequestError) -> Self {
+        HandshakeError::Request(why)
+    }
+}
+
+impl From<ResponseError> for HandshakeError {
+    fn from(why: ResponseError) -> Self {
+        HandshakeError::Response(why)
+    }
+}
+
+impl From<UsageError> for HandshakeError {
+    fn from(why: UsageError) -> Self {
+        HandshakeError::Usage(why)
+    }
+}
+
 impl fmt::Display for HandshakeError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        use HandshakeError::*;
         match self {
-            MalformedRequest(why) => write!(f, "malformed request: {why}"),
+            HandshakeError::Request(why) => why.fmt(f),
+            HandshakeError::Response(why) => why.fmt(f),
+            HandshakeError::Usage(why) => why.fmt(f),
+            HandshakeError::Timeout => f.write_str("opening handshake timed out"),
+        }
+    }
+}
+
+impl fmt::Display for RequestError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        use RequestError::*;
+        match self {
+            Malformed(why) => write!(f, "malformed request: {why}"),
             MethodNotAllowed => f.write_str("a WebSocket handshake must use GET"),
             UnsupportedHttpVersion => f.write_str("a WebSocket handshake requires HTTP/1.1"),
             MissingHost => f.write_str("missing Host header"),
@@ -170,32 +242,46 @@ impl fmt::Display for HandshakeError {
             MissingKey => f.write_str("missing Sec-WebSocket-Key"),
             InvalidKey => f.write_str("Sec-WebSocket-Key must be base64 of 16 bytes"),
             TooManyHeaders => f.write_str("too many header fields"),
-            RequestTooLarge => f.write_str("request head too large"),
-            Timeout => f.write_str("opening handshake timed out"),
-            SubprotocolNotOffered(p) => write!(f, "subprotocol {p:?} was not offered"),
-            InvalidHeader(name) => write!(f, "invalid or reserved header {name:?}"),
-            InvalidSubprotocol(p) => write!(f, "invalid or repeated subprotocol {p:?}"),
-            NotReady => f.write_str("the request head is not complete"),
-            Finished => f.write_str("the handshake has already finished"),
-            InvalidResponse(why) => write!(f, "invalid handshake response: {why}"),
-            Rejected(response) => {
-                write!(
-                    f,
-                    "server rejected the handshake: {} {}",
-                    response.status, response.reason
-                )
-            }
+            TooLarge => f.write_str("request head too large"),
+        }
+    }
+}
+
+impl fmt::Display for ResponseError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        use ResponseError::*;
+        match self {
+            Malformed(why) => write!(f, "invalid handshake response: {why}"),
+            MissingUpgrade => f.write_str("the 101 response lacks `Upgrade: websocket`"),
+            MissingConnectionUpgrade => f.write_str("the 101 response lacks `Connection: upgrade`"),
             InvalidAccept => f.write_str("wrong Sec-WebSocket-Accept"),
             UnexpectedSubprotocol(p) => write!(f, "server chose unoffered subprotocol {p:?}"),
             UnexpectedExtension(e) => write!(f, "server chose unoffered extension {e:?}"),
             InvalidExtension(why) => write!(f, "invalid permessage-deflate response: {why}"),
-            ResponseTooLarge => f.write_str("handshake response too large"),
+            TooLarge => f.write_str("handshake response too large"),
             UnexpectedEof => f.write_str("connection closed during the handshake"),
         }
     }
 }
 
+impl fmt::Display for UsageError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        use UsageError::*;
+        match self {
+            SubprotocolNotOffered(p) => write!(f, "subprotocol {p:?} was not offered"),
+            InvalidHeader(name) => write!(f, "invalid or reserved header {name:?}"),
+            InvalidSubprotocol(p) => write!(f, "invalid or repeated subprotocol {p:?}"),
+            NotReady => f.write_str("the request head is not complete"),
+            Finished => f.write_str("the handshake has already finished"),
+        }
+    }
+}
+
+// The Display of a HandshakeError is its part's, so the part is not repeated as a source.
 impl std::error::Error for HandshakeError {}
+impl std::error::Error for RequestError {}
+impl std::error::Error for ResponseError {}
+impl std::error::Error for UsageError {}
 
 #[cfg(test)]
 mod tests {
@@ -203,17 +289,18 @@ mod tests {
 
     #[test]
     fn responses_carry_the_rfc_headers() {
-        let r = HandshakeError::MethodNotAllowed.to_response();
+        let r = HandshakeError::Request(RequestError::MethodNotAllowed).to_response();
         assert_eq!((r.status, r.headers.get("allow")), (405, Some("GET")));
-        let r = HandshakeError::UnsupportedVersion(Some("8".into())).to_response();
+        let r = HandshakeError::Request(RequestError::UnsupportedVersion(Some("8".into())))
+            .to_response();
         assert_eq!(
             (r.status, r.headers.get("Sec-WebSocket-Version")),
             (426, Some("13"))
         );
-        let r = HandshakeError::MissingUpgrade.to_response();
+        let r = HandshakeError::Request(RequestError::MissingUpgrade).to_response();
         assert_eq!(r.headers.get("upgrade"), Some("websocket"));
         assert_eq!(r.headers.get("sec-websocket-version"), Some("13"));
-        let r = HandshakeError::InvalidKey.to_response();
+        let r = HandshakeError::Request(RequestError::InvalidKey).to_response();
         assert_eq!(r.status, 400);
         assert_eq!(
             r.headers.get("Content-Type"),
@@ -229,25 +316,32 @@ mod tests {
 
     #[test]
     fn statuses() {
-        use HandshakeError::*;
-        let cases = [
-            (MalformedRequest("x"), 400),
-            (MissingHost, 400),
-            (MissingKey, 400),
-            (InvalidKey, 400),
-            (MethodNotAllowed, 405),
-            (Timeout, 408),
-            (MissingConnectionUpgrade, 426),
-            (UnsupportedVersion(None), 426),
-            (TooManyHeaders, 431),
-            (RequestTooLarge, 431),
-            (UnsupportedHttpVersion, 505),
-            (NotReady, 500),
-            (UnexpectedEof, 502),
+        use RequestError::*;
+        let cases: [(HandshakeError, u16); 13] = [
+            (Malformed("x").into(), 400),
+            (MissingHost.into(), 400),
+            (MissingKey.into(), 400),
+            (InvalidKey.into(), 400),
+            (MethodNotAllowed.into(), 405),
+            (HandshakeError::Timeout, 408),
+            (MissingConnectionUpgrade.into(), 426),
+            (UnsupportedVersion(None).into(), 426),
+            (TooManyHeaders.into(), 431),
+            (TooLarge.into(), 431),
+            (UnsupportedHttpVersion.into(), 505),
+            (UsageError::NotReady.into(), 500),
+            (ResponseError::UnexpectedEof.into(), 502),
         ];
         for (error, status) in cases {
             assert_eq!(error.status(), status, "{error}");
             assert_eq!(error.to_response().status, status);
         }
+    }
+
+    #[test]
+    fn a_party_displays_as_itself() {
+        let error = HandshakeError::from(ResponseError::InvalidAccept);
+        assert_eq!(error.to_string(), ResponseError::InvalidAccept.to_string());
+        assert!(std::error::Error::source(&error).is_none());
     }
 }

@@ -5,8 +5,8 @@
 //!   whose output starts with the 101 response) or [`reject`](ServerHandshake::reject)s it
 //!   with a [`Response`].
 //! * A client builds a [`ClientRequest`] for a [`WsUrl`], starts a [`ClientHandshake`], writes
-//!   its [`output`](ClientHandshake::output) and feeds the response back until it yields an
-//!   [`Established`] connection.
+//!   its [`output`](ClientHandshake::output) and feeds the response back until it yields a
+//!   [`ClientOutcome`]: an [`Established`] connection, or the server's refusal.
 //!
 //! Neither machine loses bytes that follow the HTTP head: a frame pipelined behind the request
 //! or sent in the same segment as the 101 is handed to the new [`Connection`].
@@ -26,8 +26,8 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use sha1::{Digest, Sha1};
 
-pub use client::{ClientHandshake, ClientRequest, Established};
-pub use error::HandshakeError;
+pub use client::{ClientHandshake, ClientOutcome, ClientRequest, Established};
+pub use error::{HandshakeError, RequestError, ResponseError, UsageError};
 pub use headers::{ExtensionOffer, Headers, InvalidExtensionList};
 pub use request::Request;
 pub use response::Response;

@@ -3,7 +3,7 @@
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 
-use super::error::HandshakeError;
+use super::error::RequestError;
 use super::headers::{ExtensionOffer, Headers, is_token, split_list};
 
 /// The head of an HTTP request received by a [`ServerHandshake`](super::ServerHandshake).
@@ -105,45 +105,43 @@ impl Request {
     /// `Upgrade: websocket` and `Connection: upgrade` (tokens compared case-insensitively in
     /// comma lists), `Sec-WebSocket-Version: 13`, a `Sec-WebSocket-Key` that is base64 of 16
     /// bytes, no body, and well-formed `Sec-WebSocket-Protocol`/`-Extensions` lists.
-    pub fn validate_upgrade(&self) -> Result<(), HandshakeError> {
+    pub fn validate_upgrade(&self) -> Result<(), RequestError> {
         if self.method != "GET" {
-            return Err(HandshakeError::MethodNotAllowed);
+            return Err(RequestError::MethodNotAllowed);
         }
         if self.minor_version != 1 {
-            return Err(HandshakeError::UnsupportedHttpVersion);
+            return Err(RequestError::UnsupportedHttpVersion);
         }
         if !self.target.starts_with('/') && split_absolute(&self.target).is_none() {
-            return Err(HandshakeError::MalformedRequest(
-                "request-target is not a path",
-            ));
+            return Err(RequestError::Malformed("request-target is not a path"));
         }
         let mut hosts = self.headers.get_all("host");
         match (hosts.next(), hosts.next()) {
-            (None, _) => return Err(HandshakeError::MissingHost),
+            (None, _) => return Err(RequestError::MissingHost),
             (Some(host), None) if host.trim_matches([' ', '\t']).is_empty() => {
-                return Err(HandshakeError::MissingHost);
+                return Err(RequestError::MissingHost);
             }
             (Some(_), None) => {}
-            (Some(_), Some(_)) => return Err(HandshakeError::MalformedRequest("duplicate Host")),
+            (Some(_), Some(_)) => return Err(RequestError::Malformed("duplicate Host")),
         }
         if !self.headers.contains_token("upgrade", "websocket") {
-            return Err(HandshakeError::MissingUpgrade);
+            return Err(RequestError::MissingUpgrade);
         }
         if !self.headers.contains_token("connection", "upgrade") {
-            return Err(HandshakeError::MissingConnectionUpgrade);
+            return Err(RequestError::MissingConnectionUpgrade);
         }
         // §4.2.1 item 6: exactly version 13; §4.4 says how to answer anything else.
         let mut versions = self.headers.get_all("sec-websocket-version");
         match (versions.next(), versions.next()) {
             (Some(v), None) if v.trim_matches([' ', '\t']) == "13" => {}
-            (Some(v), _) => return Err(HandshakeError::UnsupportedVersion(Some(v.to_owned()))),
-            (None, _) => return Err(HandshakeError::UnsupportedVersion(None)),
+            (Some(v), _) => return Err(RequestError::UnsupportedVersion(Some(v.to_owned()))),
+            (None, _) => return Err(RequestError::UnsupportedVersion(None)),
         }
         let mut keys = self.headers.get_all("sec-websocket-key");
         match (keys.next(), keys.next()) {
-            (None, _) => return Err(HandshakeError::MissingKey),
+            (None, _) => return Err(RequestError::MissingKey),
             (Some(key), None) if is_valid_key(key.trim_matches([' ', '\t'])) => {}
-            _ => return Err(HandshakeError::InvalidKey),
+            _ => return Err(RequestError::InvalidKey),
         }
         // Bytes after the head are WebSocket frames; a request body would be read as frames.
         let has_body = self.headers.contains("transfer-encoding")
@@ -152,12 +150,12 @@ impl Request {
                 .get_all("content-length")
                 .any(|v| v.trim() != "0");
         if has_body {
-            return Err(HandshakeError::MalformedRequest(
+            return Err(RequestError::Malformed(
                 "an upgrade request cannot have a body",
             ));
         }
         if let Some(why) = self.list_error {
-            return Err(HandshakeError::MalformedRequest(why));
+            return Err(RequestError::Malformed(why));
         }
         Ok(())
     }

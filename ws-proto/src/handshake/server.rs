@@ -2,7 +2,7 @@
 
 use std::time::Instant;
 
-use super::error::HandshakeError;
+use super::error::{HandshakeError, RequestError, UsageError};
 use super::headers::{Headers, is_token, is_valid_value};
 use super::request::Request;
 use super::response::Response;
@@ -117,7 +117,7 @@ impl ServerHandshake {
             State::Failed(_) => false,
         };
         if too_large {
-            return Err(self.fail(HandshakeError::RequestTooLarge));
+            return Err(self.fail(HandshakeError::Request(RequestError::TooLarge)));
         }
         match &self.state {
             State::Reading => Ok(None),
@@ -157,11 +157,13 @@ impl ServerHandshake {
     pub fn accept(self, now: Instant, accept: &Accept) -> Result<Connection, HandshakeError> {
         let (request, head_len) = match &self.state {
             State::Complete { request, head_len } => (request, *head_len),
-            State::Reading => return Err(HandshakeError::NotReady),
+            State::Reading => return Err(HandshakeError::Usage(UsageError::NotReady)),
             State::Failed(error) => return Err(error.clone()),
         };
         request.validate_upgrade()?;
-        let key = request.key().ok_or(HandshakeError::MissingKey)?;
+        let key = request
+            .key()
+            .ok_or(HandshakeError::Request(RequestError::MissingKey))?;
         let config = accept.config.clone().unwrap_or(self.config);
         let mut response = Response::new(101)
             .with_header("Upgrade", "websocket")
@@ -174,7 +176,9 @@ impl ServerHandshake {
                 .iter()
                 .any(|offered| offered == protocol)
             {
-                return Err(HandshakeError::SubprotocolNotOffered(protocol.clone()));
+                return Err(HandshakeError::Usage(UsageError::SubprotocolNotOffered(
+                    protocol.clone(),
+                )));
             }
             response
                 .headers
@@ -183,7 +187,9 @@ impl ServerHandshake {
         for (name, value) in accept.headers.iter() {
             let reserved = RESERVED_101.iter().any(|r| r.eq_ignore_ascii_case(name));
             if reserved || !is_token(name) || !is_valid_value(value) {
-                return Err(HandshakeError::InvalidHeader(name.to_owned()));
+                return Err(HandshakeError::Usage(UsageError::InvalidHeader(
+                    name.to_owned(),
+                )));
             }
         }
         // RFC 7692 §5.1: the first acceptable permessage-deflate offer, or none.
@@ -318,13 +324,13 @@ impl ServerHandshake {
             Ok(httparse::Status::Partial) => Ok(None),
             Ok(httparse::Status::Complete(head_len)) => {
                 if head_len > self.config.max_handshake_size {
-                    Err(HandshakeError::RequestTooLarge)
+                    Err(HandshakeError::Request(RequestError::TooLarge))
                 } else {
                     Request::from_parsed(&parsed)
                         .map(|request| Some((request, head_len)))
-                        .ok_or(HandshakeError::MalformedRequest(
+                        .ok_or(HandshakeError::Request(RequestError::Malformed(
                             "header value is not UTF-8",
-                        ))
+                        )))
                 }
             }
             Err(error) => Err(map_parse_error(error, &self.buf)),
@@ -343,14 +349,18 @@ impl ServerHandshake {
 fn map_parse_error(error: httparse::Error, buf: &[u8]) -> HandshakeError {
     use httparse::Error::*;
     match error {
-        TooManyHeaders => HandshakeError::TooManyHeaders,
-        Version if names_http_version(buf) => HandshakeError::UnsupportedHttpVersion,
-        Version => HandshakeError::MalformedRequest("invalid HTTP version"),
-        HeaderName => HandshakeError::MalformedRequest("invalid header name"),
-        HeaderValue => HandshakeError::MalformedRequest("invalid header value"),
-        NewLine => HandshakeError::MalformedRequest("invalid line ending"),
-        Token => HandshakeError::MalformedRequest("invalid method or request-target"),
-        Status => HandshakeError::MalformedRequest("invalid request line"),
+        TooManyHeaders => HandshakeError::Request(RequestError::TooManyHeaders),
+        Version if names_http_version(buf) => {
+            HandshakeError::Request(RequestError::UnsupportedHttpVersion)
+        }
+        Version => HandshakeError::Request(RequestError::Malformed("invalid HTTP version")),
+        HeaderName => HandshakeError::Request(RequestError::Malformed("invalid header name")),
+        HeaderValue => HandshakeError::Request(RequestError::Malformed("invalid header value")),
+        NewLine => HandshakeError::Request(RequestError::Malformed("invalid line ending")),
+        Token => {
+            HandshakeError::Request(RequestError::Malformed("invalid method or request-target"))
+        }
+        Status => HandshakeError::Request(RequestError::Malformed("invalid request line")),
     }
 }
 

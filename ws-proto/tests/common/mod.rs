@@ -4,7 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use ws_proto::frame::{FrameHeader, OpCode, apply_mask};
+use ws_proto::testing::{FrameHeader, OpCode, apply_mask};
 use ws_proto::{
     CloseCode, CloseOutcome, Config, Connection, ConnectionState, Event, Role, SeededKeySource,
     TransportAction,

@@ -9,7 +9,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_io::Timer;
-use ws_proto::handshake::{Accept, ClientHandshake, ClientRequest, ServerHandshake, WsUrl};
+use ws_proto::handshake::{
+    Accept, ClientHandshake, ClientOutcome, ClientRequest, ServerHandshake, WsUrl,
+};
 use ws_proto::{Config, Connection, SeededKeySource};
 use ws_runtime_smol::{Decision, Event, Server, ServerHandle};
 
@@ -114,8 +116,10 @@ pub fn raw_client(addr: SocketAddr) -> (TcpStream, Connection) {
     loop {
         let n = tcp.read(&mut buf).expect("read response");
         assert!(n > 0, "server closed during the handshake");
-        if let Some(established) = handshake.receive(now, &buf[..n]).expect("a 101") {
-            return (tcp, established.connection);
+        match handshake.receive(now, &buf[..n]).expect("a valid response") {
+            Some(ClientOutcome::Upgraded(established)) => return (tcp, established.connection),
+            Some(ClientOutcome::Rejected(response)) => panic!("rejected: {response:?}"),
+            None => {}
         }
     }
 }

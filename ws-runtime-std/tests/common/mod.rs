@@ -11,7 +11,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use socket2::{Domain, Socket, Type};
-use ws_proto::handshake::{ClientHandshake, ClientRequest, WsUrl};
+use ws_proto::handshake::{ClientHandshake, ClientOutcome, ClientRequest, WsUrl};
 use ws_proto::{Connection, SeededKeySource};
 use ws_runtime_std::{Config, Decision, Event, Server, ServerHandle, WebSocket};
 
@@ -79,8 +79,10 @@ pub fn raw_handshake(tcp: &mut TcpStream, addr: SocketAddr) -> Connection {
     loop {
         let n = tcp.read(&mut buf).expect("read response");
         assert!(n > 0, "server closed during the handshake");
-        if let Some(established) = handshake.receive(now, &buf[..n]).expect("a 101") {
-            return established.connection;
+        match handshake.receive(now, &buf[..n]).expect("a valid response") {
+            Some(ClientOutcome::Upgraded(established)) => return established.connection,
+            Some(ClientOutcome::Rejected(response)) => panic!("rejected: {response:?}"),
+            None => {}
         }
     }
 }

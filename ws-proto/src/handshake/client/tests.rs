@@ -56,7 +56,7 @@ fn run(
     way: Way,
     protocols: &[&str],
     eof: bool,
-) -> Result<Established, HandshakeError> {
+) -> Result<ClientOutcome, HandshakeError> {
     let mut request = ClientRequest::new(url("ws://example.com/chat"));
     for p in protocols {
         request = request.with_subprotocol(*p);
@@ -80,7 +80,7 @@ fn run(
         result = hs.receive_eof(now);
     }
     match result {
-        Ok(Some(mut established)) => {
+        Ok(Some(ClientOutcome::Upgraded(mut established))) => {
             let event = established.connection.poll_event();
             match way {
                 Way::WithTrailer => assert!(
@@ -89,22 +89,28 @@ fn run(
                 ),
                 Way::Whole | Way::ByteByByte => assert!(event.is_none(), "{event:?}"),
             }
-            Ok(established)
+            Ok(ClientOutcome::Upgraded(established))
         }
-        Ok(None) => Err(HandshakeError::NotReady),
+        Ok(Some(rejected)) => Ok(rejected),
+        Ok(None) => Err(HandshakeError::Usage(UsageError::NotReady)),
         Err(e) => Err(e),
     }
 }
 
-/// The outcome of a response, asserted equal for all three ways of feeding it. A trailer
-/// does not change the outcome of a head-delimited response.
+/// The outcome of a response, asserted equal for all three ways of feeding it: the status and
+/// the subprotocol of a 101, or the status of a rejection. A trailer does not change the
+/// outcome of a head-delimited response.
 fn outcome(
     response: &str,
     protocols: &[&str],
     eof: bool,
 ) -> Result<(u16, Option<String>), HandshakeError> {
-    let simplify =
-        |r: Result<Established, HandshakeError>| r.map(|e| (e.response.status, e.subprotocol));
+    let simplify = |r: Result<ClientOutcome, HandshakeError>| {
+        r.map(|outcome| match outcome {
+            ClientOutcome::Upgraded(e) => (e.response.status, e.subprotocol),
+            ClientOutcome::Rejected(response) => (response.status, None),
+        })
+    };
     let whole = simplify(run(response.as_bytes(), Way::Whole, protocols, eof));
     assert_eq!(
         simplify(run(response.as_bytes(), Way::ByteByByte, protocols, eof)),
@@ -112,7 +118,7 @@ fn outcome(
         "{response:?}"
     );
     // Trailing bytes only make sense once the response is delimited without EOF.
-    if !eof && whole != Err(HandshakeError::NotReady) {
+    if !eof && whole != Err(HandshakeError::Usage(UsageError::NotReady)) {
         assert_eq!(
             simplify(run(response.as_bytes(), Way::WithTrailer, protocols, eof)),
             whole,
@@ -120,6 +126,19 @@ fn outcome(
         );
     }
     whole
+}
+
+/// The server's refusal, read the same whole and byte by byte (then EOF if `eof`), or why
+/// there is none.
+fn rejection(response: &str, eof: bool) -> Result<Response, HandshakeError> {
+    let mut answers = [Way::Whole, Way::ByteByByte].map(|way| {
+        run(response.as_bytes(), way, &[], eof).map(|outcome| match outcome {
+            ClientOutcome::Rejected(response) => response,
+            ClientOutcome::Upgraded(_) => panic!("upgraded by {response:?}"),
+        })
+    });
+    assert_eq!(answers[0], answers[1], "{response:?}");
+    std::mem::replace(&mut answers[0], Err(HandshakeError::Timeout))
 }
 
 #[test]
@@ -168,64 +187,64 @@ fn builder_rejects_bad_input() {
     let cases = [
         (
             base().with_header("X-A", "a\r\nInjected: 1"),
-            HandshakeError::InvalidHeader("X-A".into()),
+            HandshakeError::Usage(UsageError::InvalidHeader("X-A".into())),
         ),
         (
             base().with_header("X-A", "a\nb"),
-            HandshakeError::InvalidHeader("X-A".into()),
+            HandshakeError::Usage(UsageError::InvalidHeader("X-A".into())),
         ),
         (
             base().with_header("X A", "v"),
-            HandshakeError::InvalidHeader("X A".into()),
+            HandshakeError::Usage(UsageError::InvalidHeader("X A".into())),
         ),
         (
             base().with_header("X:A", "v"),
-            HandshakeError::InvalidHeader("X:A".into()),
+            HandshakeError::Usage(UsageError::InvalidHeader("X:A".into())),
         ),
         (
             base().with_header("", "v"),
-            HandshakeError::InvalidHeader(String::new()),
+            HandshakeError::Usage(UsageError::InvalidHeader(String::new())),
         ),
         (
             base().with_header("host", "evil"),
-            HandshakeError::InvalidHeader("host".into()),
+            HandshakeError::Usage(UsageError::InvalidHeader("host".into())),
         ),
         (
             base().with_header("Sec-WebSocket-Key", "x"),
-            HandshakeError::InvalidHeader("Sec-WebSocket-Key".into()),
+            HandshakeError::Usage(UsageError::InvalidHeader("Sec-WebSocket-Key".into())),
         ),
         (
             base().with_header("Connection", "close"),
-            HandshakeError::InvalidHeader("Connection".into()),
+            HandshakeError::Usage(UsageError::InvalidHeader("Connection".into())),
         ),
         (
             base().with_header("Sec-WebSocket-Extensions", "x"),
-            HandshakeError::InvalidHeader("Sec-WebSocket-Extensions".into()),
+            HandshakeError::Usage(UsageError::InvalidHeader("Sec-WebSocket-Extensions".into())),
         ),
         (
             base().with_cookie("a=1\r\nX: y"),
-            HandshakeError::InvalidHeader("Cookie".into()),
+            HandshakeError::Usage(UsageError::InvalidHeader("Cookie".into())),
         ),
         (
             base().with_origin("o\r\n"),
-            HandshakeError::InvalidHeader("Origin".into()),
+            HandshakeError::Usage(UsageError::InvalidHeader("Origin".into())),
         ),
         (
             base().with_subprotocol("a b"),
-            HandshakeError::InvalidSubprotocol("a b".into()),
+            HandshakeError::Usage(UsageError::InvalidSubprotocol("a b".into())),
         ),
         (
             base().with_subprotocol(""),
-            HandshakeError::InvalidSubprotocol(String::new()),
+            HandshakeError::Usage(UsageError::InvalidSubprotocol(String::new())),
         ),
         (
             base().with_subprotocol("x").with_subprotocol("x"),
-            HandshakeError::InvalidSubprotocol("x".into()),
+            HandshakeError::Usage(UsageError::InvalidSubprotocol("x".into())),
         ),
         // The first problem is the one reported.
         (
             base().with_header("A B", "1").with_subprotocol("a,b"),
-            HandshakeError::InvalidHeader("A B".into()),
+            HandshakeError::Usage(UsageError::InvalidHeader("A B".into())),
         ),
     ];
     for (request, want) in cases {
@@ -261,7 +280,7 @@ fn valid_101_is_accepted_three_ways() {
 
 #[test]
 fn established_carries_the_response() {
-    let Ok(established) = run(
+    let Ok(ClientOutcome::Upgraded(established)) = run(
         response_101("X-Server: 1\r\n").as_bytes(),
         Way::Whole,
         &[],
@@ -284,13 +303,13 @@ fn bad_101s_are_refused() {
     );
     assert_eq!(
         outcome(&wrong_accept, &[], false),
-        Err(HandshakeError::InvalidAccept)
+        Err(HandshakeError::Response(ResponseError::InvalidAccept))
     );
     let no_accept =
         "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n";
     assert_eq!(
         outcome(no_accept, &[], false),
-        Err(HandshakeError::InvalidAccept)
+        Err(HandshakeError::Response(ResponseError::InvalidAccept))
     );
     let twice = response_101(&format!(
         "Sec-WebSocket-Accept: {}\r\n",
@@ -298,11 +317,11 @@ fn bad_101s_are_refused() {
     ));
     assert_eq!(
         outcome(&twice, &[], false),
-        Err(HandshakeError::InvalidAccept)
+        Err(HandshakeError::Response(ResponseError::InvalidAccept))
     );
     assert_eq!(
         outcome(&good.replace("Upgrade: websocket\r\n", ""), &[], false),
-        Err(HandshakeError::MissingUpgrade)
+        Err(HandshakeError::Response(ResponseError::MissingUpgrade))
     );
     assert_eq!(
         outcome(
@@ -310,31 +329,41 @@ fn bad_101s_are_refused() {
             &[],
             false
         ),
-        Err(HandshakeError::MissingConnectionUpgrade)
+        Err(HandshakeError::Response(
+            ResponseError::MissingConnectionUpgrade
+        ))
     );
     assert_eq!(
         outcome(&good.replace("HTTP/1.1", "HTTP/1.0"), &[], false),
-        Err(HandshakeError::InvalidResponse("101 must be HTTP/1.1"))
+        Err(HandshakeError::Response(ResponseError::Malformed(
+            "101 must be HTTP/1.1"
+        )))
     );
     // Subprotocols: only one, and only an offered one.
     let chose = |p: &str| response_101(&format!("Sec-WebSocket-Protocol: {p}\r\n"));
     assert_eq!(
         outcome(&chose("chat"), &[], false),
-        Err(HandshakeError::UnexpectedSubprotocol("chat".into()))
+        Err(HandshakeError::Response(
+            ResponseError::UnexpectedSubprotocol("chat".into())
+        ))
     );
     assert_eq!(
         outcome(&chose("mqtt"), &["chat"], false),
-        Err(HandshakeError::UnexpectedSubprotocol("mqtt".into()))
+        Err(HandshakeError::Response(
+            ResponseError::UnexpectedSubprotocol("mqtt".into())
+        ))
     );
     assert_eq!(
         outcome(&chose("chat, superchat"), &["chat", "superchat"], false),
-        Err(HandshakeError::UnexpectedSubprotocol(
-            "chat, superchat".into()
+        Err(HandshakeError::Response(
+            ResponseError::UnexpectedSubprotocol("chat, superchat".into())
         ))
     );
     assert_eq!(
         outcome(&chose("Chat"), &["chat"], false),
-        Err(HandshakeError::UnexpectedSubprotocol("Chat".into()))
+        Err(HandshakeError::Response(
+            ResponseError::UnexpectedSubprotocol("Chat".into())
+        ))
     );
     // Extensions: only the permessage-deflate offered, once, within the offer (the full
     // matrix is in the deflate module's tests).
@@ -345,44 +374,48 @@ fn bad_101s_are_refused() {
     );
     assert_eq!(
         outcome(&ext("x-foo"), &[], false),
-        Err(HandshakeError::UnexpectedExtension("x-foo".into()))
+        Err(HandshakeError::Response(
+            ResponseError::UnexpectedExtension("x-foo".into())
+        ))
     );
     assert_eq!(
         outcome(&ext("permessage-deflate, permessage-deflate"), &[], false),
-        Err(HandshakeError::UnexpectedExtension(
-            "permessage-deflate".into()
+        Err(HandshakeError::Response(
+            ResponseError::UnexpectedExtension("permessage-deflate".into())
         ))
     );
     assert_eq!(
         outcome(&ext("permessage-deflate; x=1"), &[], false),
-        Err(HandshakeError::InvalidExtension(
+        Err(HandshakeError::Response(ResponseError::InvalidExtension(
             "unknown permessage-deflate parameter"
-        ))
+        )))
     );
     assert_eq!(
         outcome(&ext("permessage-deflate;;"), &[], false),
-        Err(HandshakeError::InvalidResponse(
+        Err(HandshakeError::Response(ResponseError::Malformed(
             "malformed Sec-WebSocket-Extensions"
-        ))
+        )))
     );
     // Malformed HTTP.
     assert_eq!(
         outcome("HTTP/1.1 10x Nope\r\n\r\n", &[], false),
-        Err(HandshakeError::InvalidResponse(
+        Err(HandshakeError::Response(ResponseError::Malformed(
             "malformed HTTP response head"
-        ))
+        )))
     );
     assert_eq!(
         outcome("SSH-2.0-OpenSSH_9.6\r\n", &[], false),
-        Err(HandshakeError::InvalidResponse(
+        Err(HandshakeError::Response(ResponseError::Malformed(
             "malformed HTTP response head"
-        ))
+        )))
     );
     let binary = [&good.as_bytes()[..good.len() - 2], b"X-Bin: \xff\r\n\r\n"].concat();
     let mut hs = client(ClientRequest::new(url("ws://example.com/chat")));
     assert_eq!(
         hs.receive(Instant::now(), &binary).err(),
-        Some(HandshakeError::InvalidResponse("header value is not UTF-8"))
+        Some(HandshakeError::Response(ResponseError::Malformed(
+            "header value is not UTF-8"
+        )))
     );
 }
 
@@ -390,10 +423,7 @@ fn bad_101s_are_refused() {
 fn rejection_with_content_length() {
     let response = "HTTP/1.1 403 Forbidden\r\nContent-Type: text/plain\r\n\
                     Content-Length: 9\r\n\r\nno thanks";
-    let error = outcome(response, &[], false).err();
-    let Some(HandshakeError::Rejected(r)) = error else {
-        panic!("{error:?}")
-    };
+    let r = rejection(response, false).expect("a rejection");
     assert_eq!(
         (r.status, r.reason.as_str(), &r.body[..]),
         (403, "Forbidden", &b"no thanks"[..])
@@ -401,64 +431,70 @@ fn rejection_with_content_length() {
     assert_eq!(r.headers.get("content-type"), Some("text/plain"));
     // Bytes after the body are ignored; a short body waits, then EOF cuts it.
     let short = "HTTP/1.1 403 Forbidden\r\nContent-Length: 9\r\n\r\nno th";
-    assert_eq!(outcome(short, &[], false), Err(HandshakeError::NotReady));
+    assert_eq!(
+        outcome(short, &[], false),
+        Err(HandshakeError::Usage(UsageError::NotReady))
+    );
     assert_eq!(
         outcome(short, &[], true),
-        Err(HandshakeError::UnexpectedEof)
+        Err(HandshakeError::Response(ResponseError::UnexpectedEof))
     );
     let empty = "HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\nWWW-Authenticate: Basic\r\n\r\n";
-    let Err(HandshakeError::Rejected(r)) = outcome(empty, &[], false) else {
-        panic!()
-    };
+    let r = rejection(empty, false).expect("a rejection");
     assert_eq!((r.status, r.body.len()), (401, 0));
     let no_content = "HTTP/1.1 204 No Content\r\n\r\n";
-    assert!(matches!(
-        outcome(no_content, &[], false),
-        Err(HandshakeError::Rejected(r)) if r.status == 204
-    ));
+    assert_eq!(outcome(no_content, &[], false), Ok((204, None)));
 }
 
 #[test]
 fn rejection_read_until_eof() {
     let response = "HTTP/1.1 403 Forbidden\r\n\r\ngo away";
-    assert_eq!(outcome(response, &[], false), Err(HandshakeError::NotReady));
-    let error = outcome(response, &[], true).err();
-    let Some(HandshakeError::Rejected(r)) = error else {
-        panic!("{error:?}")
-    };
+    assert_eq!(
+        outcome(response, &[], false),
+        Err(HandshakeError::Usage(UsageError::NotReady))
+    );
+    let r = rejection(response, true).expect("a rejection");
     assert_eq!((r.status, &r.body[..]), (403, &b"go away"[..]));
     // EOF before the head ends is an error of its own.
     assert_eq!(
         outcome("HTTP/1.1 403 Forb", &[], true),
-        Err(HandshakeError::UnexpectedEof)
+        Err(HandshakeError::Response(ResponseError::UnexpectedEof))
     );
-    assert_eq!(outcome("", &[], true), Err(HandshakeError::UnexpectedEof));
+    assert_eq!(
+        outcome("", &[], true),
+        Err(HandshakeError::Response(ResponseError::UnexpectedEof))
+    );
 }
 
 #[test]
 fn rejection_with_chunked_body() {
     let response = "HTTP/1.1 503 Service Unavailable\r\nTransfer-Encoding: chunked\r\n\r\n\
                     5\r\nhello\r\n7;ext=1\r\n, world\r\n0\r\nX-Trailer: 1\r\n\r\n";
-    let Err(HandshakeError::Rejected(r)) = outcome(response, &[], false) else {
-        panic!()
-    };
+    let r = rejection(response, false).expect("a rejection");
     assert_eq!((r.status, &r.body[..]), (503, &b"hello, world"[..]));
     let bad = "HTTP/1.1 503 Service Unavailable\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n";
     assert_eq!(
         outcome(bad, &[], false),
-        Err(HandshakeError::InvalidResponse("malformed chunked body"))
+        Err(HandshakeError::Response(ResponseError::Malformed(
+            "malformed chunked body"
+        )))
     );
     let bad = "HTTP/1.1 503 Service Unavailable\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nab\r\n";
     assert_eq!(
         outcome(bad, &[], false),
-        Err(HandshakeError::InvalidResponse("malformed chunked body"))
+        Err(HandshakeError::Response(ResponseError::Malformed(
+            "malformed chunked body"
+        )))
     );
     let cut = "HTTP/1.1 503 Service Unavailable\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhel";
-    assert_eq!(outcome(cut, &[], true), Err(HandshakeError::UnexpectedEof));
+    assert_eq!(
+        outcome(cut, &[], true),
+        Err(HandshakeError::Response(ResponseError::UnexpectedEof))
+    );
     let huge = "HTTP/1.1 503 Service Unavailable\r\nTransfer-Encoding: chunked\r\n\r\n100000\r\n";
     assert_eq!(
         outcome(huge, &[], false),
-        Err(HandshakeError::ResponseTooLarge)
+        Err(HandshakeError::Response(ResponseError::TooLarge))
     );
 }
 
@@ -469,16 +505,16 @@ fn bad_content_length() {
         assert!(
             matches!(
                 outcome(&response, &[], false),
-                Err(HandshakeError::InvalidResponse(_))
+                Err(HandshakeError::Response(ResponseError::Malformed(_)))
             ),
             "{cl}"
         );
     }
     let same = "HTTP/1.1 403 Forbidden\r\nContent-Length: 2, 2\r\nContent-Length: 2\r\n\r\nok";
-    assert!(matches!(
-        outcome(same, &[], false),
-        Err(HandshakeError::Rejected(r)) if &r.body[..] == b"ok"
-    ));
+    assert_eq!(
+        rejection(same, false).map(|r| r.body),
+        Ok(Bytes::from_static(b"ok"))
+    );
 }
 
 #[test]
@@ -490,7 +526,7 @@ fn response_too_large() {
     );
     assert_eq!(
         outcome(&announced, &[], false),
-        Err(HandshakeError::ResponseTooLarge)
+        Err(HandshakeError::Response(ResponseError::TooLarge))
     );
     let mut hs = client(ClientRequest::new(url("ws://h/")));
     let now = Instant::now();
@@ -501,25 +537,25 @@ fn response_too_large() {
     assert!(matches!(hs.receive(now, &vec![b'x'; 16 << 10]), Ok(None)));
     assert_eq!(
         hs.receive(now, b"x").err(),
-        Some(HandshakeError::ResponseTooLarge)
+        Some(HandshakeError::Response(ResponseError::TooLarge))
     );
     // A head over the limit, complete or not.
     let big = response_101(&format!("X-Big: {}\r\n", "a".repeat(17 << 10)));
     assert_eq!(
         outcome(&big, &[], false),
-        Err(HandshakeError::ResponseTooLarge)
+        Err(HandshakeError::Response(ResponseError::TooLarge))
     );
     let mut hs = client(ClientRequest::new(url("ws://h/")));
     let endless = format!("HTTP/1.1 200 OK\r\nX-Endless: {}", "a".repeat(16 << 10));
     assert_eq!(
         hs.receive(now, endless.as_bytes()).err(),
-        Some(HandshakeError::ResponseTooLarge)
+        Some(HandshakeError::Response(ResponseError::TooLarge))
     );
     // Too many header lines.
     let many: String = (0..65).map(|i| format!("X-{i}: {i}\r\n")).collect();
     assert_eq!(
         outcome(&response_101(&many), &[], false),
-        Err(HandshakeError::ResponseTooLarge)
+        Err(HandshakeError::Response(ResponseError::TooLarge))
     );
     // Interim responses count against the head limit.
     let config = Config::default().with_max_handshake_size(64);
@@ -527,7 +563,7 @@ fn response_too_large() {
     let interim = "HTTP/1.1 102 Processing\r\n\r\n".repeat(3);
     assert_eq!(
         hs.receive(now, interim.as_bytes()).err(),
-        Some(HandshakeError::ResponseTooLarge)
+        Some(HandshakeError::Response(ResponseError::TooLarge))
     );
 }
 
@@ -580,12 +616,18 @@ fn timeouts() {
     );
     assert!(matches!(
         hs.receive(base, response_101("").as_bytes()),
-        Ok(Some(_))
+        Ok(Some(ClientOutcome::Upgraded(_)))
     ));
     assert_eq!(hs.poll_timeout(), None);
     assert_eq!(hs.handle_timeout(base + Duration::from_secs(60)), Ok(()));
-    assert_eq!(hs.receive(base, b"x").err(), Some(HandshakeError::Finished));
-    assert_eq!(hs.receive_eof(base).err(), Some(HandshakeError::Finished));
+    assert_eq!(
+        hs.receive(base, b"x").err(),
+        Some(HandshakeError::Usage(UsageError::Finished))
+    );
+    assert_eq!(
+        hs.receive_eof(base).err(),
+        Some(HandshakeError::Usage(UsageError::Finished))
+    );
 }
 
 #[test]
@@ -593,7 +635,9 @@ fn unwritten_request_bytes_go_out_first() {
     let mut hs = client(ClientRequest::new(url("ws://example.com/chat")));
     let request = hs.output().to_vec();
     hs.consume_output(10);
-    let Ok(Some(mut established)) = hs.receive(Instant::now(), response_101("").as_bytes()) else {
+    let Ok(Some(ClientOutcome::Upgraded(mut established))) =
+        hs.receive(Instant::now(), response_101("").as_bytes())
+    else {
         panic!()
     };
     assert_eq!(established.connection.output(), &request[10..]);
@@ -639,7 +683,8 @@ fn round_trip_through_both_machines() {
     // Server → client: the 101 and the first frame in one segment.
     let to_client = server_conn.output().to_vec();
     server_conn.consume_output(to_client.len());
-    let Ok(Some(mut established)) = client.receive(base, &to_client) else {
+    let Ok(Some(ClientOutcome::Upgraded(mut established))) = client.receive(base, &to_client)
+    else {
         panic!("not established")
     };
     assert_eq!(established.subprotocol.as_deref(), Some("superchat"));
@@ -664,7 +709,8 @@ fn seeded_round_trip_is_reproducible() {
         let Ok(server_conn) = server.accept(base, &Accept::new()) else {
             panic!()
         };
-        let Ok(Some(mut est)) = client.receive(base, server_conn.output()) else {
+        let Ok(Some(ClientOutcome::Upgraded(mut est))) = client.receive(base, server_conn.output())
+        else {
             panic!()
         };
         assert!(est.connection.send_binary(b"abc").is_ok());
@@ -698,8 +744,9 @@ fn drive(input: &[u8], cuts: &[usize]) -> Result<(u16, Option<String>), Handshak
         result = hs.receive_eof(now);
     }
     match result {
-        Ok(Some(e)) => Ok((e.response.status, e.subprotocol)),
-        Ok(None) => Err(HandshakeError::NotReady),
+        Ok(Some(ClientOutcome::Upgraded(e))) => Ok((e.response.status, e.subprotocol)),
+        Ok(Some(ClientOutcome::Rejected(r))) => Ok((r.status, None)),
+        Ok(None) => Err(HandshakeError::Usage(UsageError::NotReady)),
         Err(e) => Err(e),
     }
 }
@@ -709,15 +756,18 @@ fn drive(input: &[u8], cuts: &[usize]) -> Result<(u16, Option<String>), Handshak
 #[test]
 fn a_broken_last_line_end_is_refused_however_it_was_split() {
     let input = b"HTTP/1.1 403 Forbidden\r\nContent-Length: 5\r\n\r\0nope!\x81\x02hi";
-    let malformed = Err(HandshakeError::InvalidResponse(
+    let malformed = Err(HandshakeError::Response(ResponseError::Malformed(
         "malformed HTTP response head",
-    ));
+    )));
     assert_eq!(drive(input, &[]), malformed);
     for cut in 0..input.len() {
         assert_eq!(drive(input, &[cut]), malformed, "cut at {cut}");
     }
     let cut_short = b"HTTP/1.1 403 Forbidden\r\nContent-Le";
-    assert_eq!(drive(cut_short, &[10]), Err(HandshakeError::UnexpectedEof));
+    assert_eq!(
+        drive(cut_short, &[10]),
+        Err(HandshakeError::Response(ResponseError::UnexpectedEof))
+    );
 }
 
 proptest::proptest! {

@@ -95,10 +95,11 @@ fn feed(input: &[u8], way: Way, config: &Config) -> (ServerHandshake, Result<(),
         }
     };
     let outcome = match outcome {
-        Ok(Some(())) => hs
-            .request()
-            .map_or(Err(HandshakeError::NotReady), Request::validate_upgrade),
-        Ok(None) => Err(HandshakeError::NotReady),
+        Ok(Some(())) => hs.request().map_or(
+            Err(HandshakeError::Usage(UsageError::NotReady)),
+            |request| Ok(request.validate_upgrade()?),
+        ),
+        Ok(None) => Err(HandshakeError::Usage(UsageError::NotReady)),
         Err(e) => Err(e),
     };
     if let (Way::WithTrailer, Ok(())) = (way, &outcome) {
@@ -251,11 +252,11 @@ fn too_many_bytes_after_the_head_is_431() {
     assert!(matches!(hs.receive(now, &vec![0u8; 16 << 10]), Ok(Some(_))));
     assert_eq!(
         hs.receive(now, b"x").err(),
-        Some(HandshakeError::RequestTooLarge)
+        Some(HandshakeError::Request(RequestError::TooLarge))
     );
     assert_eq!(
         hs.receive(now, b"x").err(),
-        Some(HandshakeError::RequestTooLarge)
+        Some(HandshakeError::Request(RequestError::TooLarge))
     );
 }
 
@@ -378,7 +379,9 @@ fn rejects_with_exact_statuses() {
     lines.push("Host: other.example.com");
     assert_eq!(
         outcome(&request_with("GET / HTTP/1.1", &lines)),
-        Err(HandshakeError::MalformedRequest("duplicate Host"))
+        Err(HandshakeError::Request(RequestError::Malformed(
+            "duplicate Host"
+        )))
     );
     for extra in [
         "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==",
@@ -410,7 +413,7 @@ fn version_8_gets_426_with_version_13() {
     let Some(Err(error)) = error else {
         panic!("version 8 accepted")
     };
-    assert_eq!(error, HandshakeError::UnsupportedVersion(Some("8".into())));
+    assert_eq!(error, RequestError::UnsupportedVersion(Some("8".into())));
     let bytes = hs.reject(error.to_response());
     let text = String::from_utf8_lossy(&bytes);
     assert!(
@@ -440,8 +443,11 @@ fn post_gets_405_with_allow() {
 #[test]
 fn missing_upgrade_426_names_websocket() {
     let error = outcome(&base_with("Upgrade", None)).err();
-    assert_eq!(error, Some(HandshakeError::MissingUpgrade));
-    let response = HandshakeError::MissingUpgrade.to_response();
+    assert_eq!(
+        error,
+        Some(HandshakeError::Request(RequestError::MissingUpgrade))
+    );
+    let response = HandshakeError::Request(RequestError::MissingUpgrade).to_response();
     assert_eq!(response.headers.get("Upgrade"), Some("websocket"));
     assert_eq!(response.headers.get("Sec-WebSocket-Version"), Some("13"));
 }
@@ -454,7 +460,7 @@ fn header_limits_are_431() {
     assert_eq!(lines.len(), 65);
     assert_eq!(
         outcome(&request_with("GET / HTTP/1.1", &lines)),
-        Err(HandshakeError::TooManyHeaders)
+        Err(HandshakeError::Request(RequestError::TooManyHeaders))
     );
     assert_eq!(status(&request_with("GET / HTTP/1.1", &lines)), 431);
     lines.pop();
@@ -464,21 +470,24 @@ fn header_limits_are_431() {
     let mut lines = base_lines();
     lines.push(&big);
     let input = request_with("GET / HTTP/1.1", &lines);
-    assert_eq!(outcome(&input), Err(HandshakeError::RequestTooLarge));
+    assert_eq!(
+        outcome(&input),
+        Err(HandshakeError::Request(RequestError::TooLarge))
+    );
     // Exactly at the limit is fine; one byte over is not.
     let config = Config::default().with_max_handshake_size(SAMPLE.len());
     assert_eq!(outcome_with(SAMPLE, &config), Ok(()));
     let config = Config::default().with_max_handshake_size(SAMPLE.len() - 1);
     assert_eq!(
         outcome_with(SAMPLE, &config),
-        Err(HandshakeError::RequestTooLarge)
+        Err(HandshakeError::Request(RequestError::TooLarge))
     );
     // An endless first line without a newline is cut off too.
     let (now, mut hs) = start();
     assert!(matches!(hs.receive(now, b"GET /"), Ok(None)));
     assert_eq!(
         hs.receive(now, &vec![b'a'; 16 << 10]).err(),
-        Some(HandshakeError::RequestTooLarge)
+        Some(HandshakeError::Request(RequestError::TooLarge))
     );
 }
 
@@ -493,9 +502,9 @@ fn non_utf8_header_is_400() {
     let error = hs.receive(now, &input).err();
     assert_eq!(
         error,
-        Some(HandshakeError::MalformedRequest(
+        Some(HandshakeError::Request(RequestError::Malformed(
             "header value is not UTF-8"
-        ))
+        )))
     );
     assert_eq!(error.map(|e| e.status()), Some(400));
     // The error is sticky.
@@ -564,7 +573,9 @@ fn subprotocol_must_be_offered() {
     assert!(!out.contains("Sec-WebSocket-Protocol"));
     assert_eq!(
         accept(Accept::new().with_subprotocol("Chat")).err(),
-        Some(HandshakeError::SubprotocolNotOffered("Chat".into()))
+        Some(HandshakeError::Usage(UsageError::SubprotocolNotOffered(
+            "Chat".into()
+        )))
     );
     assert_eq!(
         accept(Accept::new().with_subprotocol("mqtt"))
@@ -603,7 +614,9 @@ fn accept_extra_headers() {
         let result = hs.accept(now, &Accept::new().with_header(name, value));
         assert_eq!(
             result.err(),
-            Some(HandshakeError::InvalidHeader(name.into()))
+            Some(HandshakeError::Usage(UsageError::InvalidHeader(
+                name.into()
+            )))
         );
     }
 }
@@ -614,7 +627,7 @@ fn accept_before_complete_or_after_failure() {
     assert!(matches!(hs.receive(now, b"GET / HTTP/1.1\r\n"), Ok(None)));
     assert_eq!(
         hs.accept(now, &Accept::new()).err(),
-        Some(HandshakeError::NotReady)
+        Some(HandshakeError::Usage(UsageError::NotReady))
     );
     let (now, mut hs) = start();
     assert!(hs.receive(now, b"BAD REQUEST LINE\r\n\r\n").is_err());
@@ -633,7 +646,7 @@ fn plain_http_can_be_answered() {
     assert!(!request.is_upgrade());
     assert_eq!(
         request.validate_upgrade(),
-        Err(HandshakeError::MissingUpgrade)
+        Err(RequestError::MissingUpgrade)
     );
     let bytes = hs.reject(Response::new(200).with_body("ok"));
     assert_eq!(
@@ -686,7 +699,7 @@ fn timeouts() {
 }
 
 /// A complete head's validation result and leftover.
-type Drove = (Result<(), HandshakeError>, Vec<u8>);
+type Drove = (Result<(), RequestError>, Vec<u8>);
 
 /// Feeds `input` cut at `cuts` (stopping at the first final answer); the outcome, with the
 /// validation result and leftover of a complete head.
@@ -717,7 +730,9 @@ fn a_broken_request_line_gets_the_same_answer_whole_or_in_pieces() {
     assert_eq!(drive(&input, &[7]), drive(&input, &[]));
     assert_eq!(
         drive(&input, &[]),
-        Err(HandshakeError::MalformedRequest("invalid HTTP version"))
+        Err(HandshakeError::Request(RequestError::Malformed(
+            "invalid HTTP version"
+        )))
     );
 }
 
@@ -726,7 +741,9 @@ fn a_broken_last_line_end_is_refused_however_it_was_split() {
     // The head's final line end broken by a byte that is not itself a line end.
     let mut input = [SAMPLE.as_bytes(), &MASKED_HELLO].concat();
     input[SAMPLE.len() - 1] = 0;
-    let expected = Err(HandshakeError::MalformedRequest("invalid line ending"));
+    let expected = Err(HandshakeError::Request(RequestError::Malformed(
+        "invalid line ending",
+    )));
     assert_eq!(drive(&input, &[]), expected);
     for cut in 0..input.len() {
         assert_eq!(drive(&input, &[cut]), expected, "cut at {cut}");
@@ -766,7 +783,7 @@ proptest::proptest! {
         let mut whole = ServerHandshake::new(&config, now);
         let want = whole.receive(now, input.as_bytes()).map(|r| r.is_some());
         let too_large = input.len() > 200;
-        let expected = if too_large { Err(HandshakeError::RequestTooLarge) } else { Ok(true) };
+        let expected = if too_large { Err(HandshakeError::Request(RequestError::TooLarge)) } else { Ok(true) };
         proptest::prop_assert_eq!(&want, &expected);
         let mut split = ServerHandshake::new(&config, now);
         let mut got = Ok(false);
