@@ -128,13 +128,39 @@ pub enum CloseInitiator {
     Transport,
 }
 
+/// The Close frame the peer sent, if any (RFC 6455 §5.5.1).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum PeerClose {
+    /// No Close frame arrived.
+    #[default]
+    NotReceived,
+    /// A Close frame with no status code: reported as 1005 (RFC 6455 §7.1.5).
+    WithoutCode,
+    /// A Close frame with a status code and a reason (possibly empty).
+    Frame(CloseFrame),
+}
+
+impl PeerClose {
+    /// Whether a Close frame arrived, with or without a code.
+    pub fn is_received(&self) -> bool {
+        !matches!(self, PeerClose::NotReceived)
+    }
+}
+
+impl From<Option<CloseFrame>> for PeerClose {
+    /// A parsed Close payload ([`CloseFrame::parse`]): `None` is a frame without a code.
+    fn from(parsed: Option<CloseFrame>) -> Self {
+        parsed.map_or(PeerClose::WithoutCode, PeerClose::Frame)
+    }
+}
+
 /// How a connection ended, reported once in [`Event::Closed`](crate::Event::Closed).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CloseOutcome {
     /// The Close frame this endpoint sent, if any.
     pub sent: Option<CloseFrame>,
-    /// The Close frame the peer sent: `None` if none arrived, `Some(None)` if it carried no code.
-    pub received: Option<Option<CloseFrame>>,
+    /// The Close frame the peer sent, if any.
+    pub received: PeerClose,
     /// Who started the closing.
     pub initiator: CloseInitiator,
     /// The peer misbehaviour that failed the connection, if that is how it ended.
@@ -149,17 +175,17 @@ impl CloseOutcome {
     /// one, 1005 if its Close frame had none, 1006 if no Close frame arrived at all.
     pub fn code(&self) -> CloseCode {
         match &self.received {
-            Some(Some(frame)) => frame.code,
-            Some(None) => CloseCode::NO_STATUS_RECEIVED,
-            None => CloseCode::ABNORMAL,
+            PeerClose::Frame(frame) => frame.code,
+            PeerClose::WithoutCode => CloseCode::NO_STATUS_RECEIVED,
+            PeerClose::NotReceived => CloseCode::ABNORMAL,
         }
     }
 
     /// The peer's close reason, empty when it sent none (RFC 6455 §7.1.6).
     pub fn reason(&self) -> &str {
         match &self.received {
-            Some(Some(frame)) => &frame.reason,
-            _ => "",
+            PeerClose::Frame(frame) => &frame.reason,
+            PeerClose::WithoutCode | PeerClose::NotReceived => "",
         }
     }
 }
@@ -211,18 +237,18 @@ mod tests {
     fn outcome_codes() {
         let mut outcome = CloseOutcome {
             sent: None,
-            received: None,
+            received: PeerClose::NotReceived,
             initiator: CloseInitiator::Transport,
             error: None,
             clean: false,
         };
         assert_eq!(outcome.code(), CloseCode::ABNORMAL);
-        outcome.received = Some(None);
+        outcome.received = PeerClose::WithoutCode;
         assert_eq!(outcome.code(), CloseCode::NO_STATUS_RECEIVED);
-        outcome.received = Some(Some(CloseFrame {
+        outcome.received = PeerClose::Frame(CloseFrame {
             code: CloseCode(4000),
             reason: "x".into(),
-        }));
+        });
         assert_eq!((outcome.code(), outcome.reason()), (CloseCode(4000), "x"));
     }
 }

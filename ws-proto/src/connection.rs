@@ -27,7 +27,7 @@ use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
 
-use crate::close::{CloseFrame, CloseInitiator, CloseOutcome};
+use crate::close::{CloseFrame, CloseInitiator, CloseOutcome, PeerClose};
 use crate::deflate::{CompressorKind, Deflate, DeflateParams, InflateError};
 use crate::frame::{FrameHeader, MAX_CONTROL_PAYLOAD, MAX_HEADER_LEN, OpCode, extend_masked};
 use crate::output::Output;
@@ -207,7 +207,9 @@ pub struct Connection {
     events: VecDeque<Queued>,
     /// Payload bytes of the messages in `events`, for the caller's receive backpressure.
     event_bytes: usize,
-    /// A Close or a failure is queued: further input is discarded (RFC 6455 §5.5.1, §7.1.7).
+    /// Set once, when the peer's Close frame or a violation is parsed, when the connection fails
+    /// (a violation polled, a keepalive timeout) or when it ends: input after that is discarded
+    /// (RFC 6455 §5.5.1, §7.1.7). The one flag [`is_reading`](Self::is_reading) consults.
     input_stopped: bool,
     shutdown_write: Pending,
     close_transport: Pending,
@@ -267,7 +269,7 @@ struct Closing {
     initiator: CloseInitiator,
     /// Our Close frame (queued on entering this state); `None` if it carried no code.
     sent: Option<CloseFrame>,
-    received: Option<Option<CloseFrame>>,
+    received: PeerClose,
     error: Option<ProtocolError>,
     eof: bool,
     deadline: Instant,
@@ -276,7 +278,7 @@ struct Closing {
 impl Closing {
     /// Whether this endpoint may shut down its write side once the output is drained.
     fn done_sending(&self) -> bool {
-        self.received.is_some() || self.initiator == CloseInitiator::Failure
+        self.received.is_received() || self.initiator == CloseInitiator::Failure
     }
 }
 
@@ -614,7 +616,13 @@ impl Connection {
             code,
             reason: reason.to_owned(),
         };
-        self.start_closing(now, CloseInitiator::Local, Some(frame), None, None);
+        self.start_closing(
+            now,
+            CloseInitiator::Local,
+            Some(frame),
+            PeerClose::NotReceived,
+            None,
+        );
         self.advance();
         Ok(())
     }
@@ -761,15 +769,9 @@ impl Connection {
         }
     }
 
+    /// Whether received bytes are still parsed.
     fn is_reading(&self) -> bool {
-        if self.input_stopped {
-            return false;
-        }
-        match &self.state {
-            State::Open => true,
-            State::Closing(closing) => closing.received.is_none() && closing.error.is_none(),
-            State::Closed => false,
-        }
+        !self.input_stopped
     }
 
     /// Runs bytes through the frame decoder; an error is the peer's violation.
@@ -1084,6 +1086,7 @@ impl Connection {
 
     /// §5.5.1: a peer's Close is answered with a Close (the echo) unless ours was already sent.
     fn on_close_frame(&mut self, now: Instant, frame: Option<CloseFrame>) {
+        self.input_stopped = true;
         match &mut self.state {
             State::Open => {
                 // The echo repeats the code (§5.5.1: "typically echos the status code").
@@ -1091,9 +1094,9 @@ impl Connection {
                     code: f.code,
                     reason: String::new(),
                 });
-                self.start_closing(now, CloseInitiator::Remote, echo, Some(frame), None);
+                self.start_closing(now, CloseInitiator::Remote, echo, frame.into(), None);
             }
-            State::Closing(closing) => closing.received = Some(frame),
+            State::Closing(closing) => closing.received = frame.into(),
             State::Closed => {}
         }
         // A message cut short by the Close is dropped (Autobahn 7.1.5 expects a normal close).
@@ -1103,13 +1106,20 @@ impl Connection {
     /// §7.1.7 Fail the WebSocket Connection: send a Close with the violation's code (unless one
     /// was sent already), then stop reading.
     fn fail(&mut self, now: Instant, error: ProtocolError) {
+        self.input_stopped = true;
         match &mut self.state {
             State::Open => {
                 let frame = CloseFrame {
                     code: error.close_code(),
                     reason: error.reason().into(),
                 };
-                self.start_closing(now, CloseInitiator::Failure, Some(frame), None, Some(error));
+                self.start_closing(
+                    now,
+                    CloseInitiator::Failure,
+                    Some(frame),
+                    PeerClose::NotReceived,
+                    Some(error),
+                );
             }
             State::Closing(closing) => {
                 if closing.error.is_none() {
@@ -1125,7 +1135,7 @@ impl Connection {
         now: Instant,
         initiator: CloseInitiator,
         sent: Option<CloseFrame>,
-        received: Option<Option<CloseFrame>>,
+        received: PeerClose,
         error: Option<ProtocolError>,
     ) {
         let mut payload = Vec::with_capacity(MAX_CONTROL_PAYLOAD);
@@ -1185,7 +1195,7 @@ impl Connection {
             received: closing.received.clone(),
             initiator: closing.initiator,
             error: closing.error,
-            clean: closing.received.is_some() && closing.error.is_none(),
+            clean: closing.received.is_received() && closing.error.is_none(),
         })
     }
 
@@ -1197,12 +1207,13 @@ impl Connection {
         }
         let outcome = outcome.unwrap_or(CloseOutcome {
             sent: None,
-            received: None,
+            received: PeerClose::NotReceived,
             initiator: CloseInitiator::Transport,
             error: None,
             clean: false,
         });
         self.state = State::Closed;
+        self.input_stopped = true;
         self.output.clear();
         self.pending_pong = None;
         self.drop_receive_state();

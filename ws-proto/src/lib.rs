@@ -122,7 +122,7 @@ pub mod testing {
     pub use crate::utf8::{InvalidUtf8, Utf8Validator};
 }
 
-pub use close::{CloseCode, CloseFrame, CloseInitiator, CloseOutcome};
+pub use close::{CloseCode, CloseFrame, CloseInitiator, CloseOutcome, PeerClose};
 pub use config::{Config, Role};
 pub use connection::{
     Connection, ConnectionState, DataKind, EVENT_OVERHEAD, Event, PreparedMessage, SHARE_MIN,

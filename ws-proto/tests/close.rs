@@ -10,7 +10,7 @@ use common::*;
 use ws_proto::testing::OpCode;
 use ws_proto::{
     CloseCode, CloseFrame, CloseInitiator, CloseOutcome, Config, ConnectionState, Error, Event,
-    ProtocolError, Role, TransportAction,
+    PeerClose, ProtocolError, Role, TransportAction,
 };
 
 fn closed(events: &[Event]) -> Vec<&CloseOutcome> {
@@ -96,8 +96,14 @@ fn both_close_at_once() {
     let s = pair.server_events();
     let (c, s) = (closed(&c), closed(&s));
     assert_eq!((c.len(), s.len()), (1, 1));
-    assert_eq!(c[0].received, Some(close_frame(CloseCode::GOING_AWAY, "s")));
-    assert_eq!(s[0].received, Some(close_frame(CloseCode::NORMAL, "c")));
+    assert_eq!(
+        c[0].received,
+        PeerClose::from(close_frame(CloseCode::GOING_AWAY, "s"))
+    );
+    assert_eq!(
+        s[0].received,
+        PeerClose::from(close_frame(CloseCode::NORMAL, "c"))
+    );
     assert!(c[0].clean && s[0].clean);
     // Each side sent exactly one Close frame.
     for drained in [&pair.client.drained, &pair.server.drained] {

@@ -224,7 +224,11 @@ fn close_ends_within_the_close_timeout_when_the_peer_never_reads() {
             "closed only after {took:?} with a close timeout of 1 s"
         );
         assert!(!outcome.clean);
-        assert_eq!(outcome.received, None, "the peer sent no Close");
+        assert_eq!(
+            outcome.received,
+            ws_proto::PeerClose::NotReceived,
+            "the peer sent no Close"
+        );
         assert_eq!(ws.recv().await, None);
     });
 }
