@@ -3,6 +3,8 @@
 //! Both testees take `--runtime std|smol` and `--layer adapter|api`, so one conformance script
 //! covers every combination.
 
+#![forbid(unsafe_code)]
+
 use std::fmt;
 
 /// Which runtime adapter a testee drives.

@@ -52,6 +52,8 @@
 //! core's limits), with its default and what exceeding it does, and the threat model are listed in
 //! the repository's `SECURITY.md`.
 
+#![forbid(unsafe_code)]
+
 mod client;
 mod data;
 mod dispatch;

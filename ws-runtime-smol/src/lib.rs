@@ -42,6 +42,8 @@
 //! # });
 //! ```
 
+#![forbid(unsafe_code)]
+
 mod client;
 mod driver;
 mod server;
