@@ -7,7 +7,7 @@
 //!
 //! Oracles:
 //!
-//! * a reference frame decoder ([`Decoder`]), written straight from RFC 6455 §5, predicts the
+//! * a reference frame decoder (`Decoder`), written straight from RFC 6455 §5, predicts the
 //!   events and the close of a connection fed arbitrary bytes, and validates every byte a
 //!   connection writes (framing, masking and mask keys, minimal lengths, nothing after Close);
 //!   with permessage-deflate (RFC 7692) it inflates compressed messages on its own
