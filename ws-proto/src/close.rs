@@ -148,7 +148,7 @@ impl PeerClose {
 }
 
 impl From<Option<CloseFrame>> for PeerClose {
-    /// A parsed Close payload ([`CloseFrame::parse`]): `None` is a frame without a code.
+    /// A parsed Close payload: `None` is a frame without a status code.
     fn from(parsed: Option<CloseFrame>) -> Self {
         parsed.map_or(PeerClose::WithoutCode, PeerClose::Frame)
     }

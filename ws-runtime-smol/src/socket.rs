@@ -317,8 +317,10 @@ impl Shared {
 }
 
 impl Inner {
-    /// Moves the core's events to the user's queue and collects the wakers of whoever can now
-    /// make progress, to be woken once the lock is released.
+    /// Collects the wakers of whoever can now make progress, to be woken once the lock is
+    /// released: receivers when the core holds events (they stay in the core until a receiver
+    /// polls them), senders when the core takes sends again or never will. With no receiver
+    /// left, the core's events are dropped here.
     pub(crate) fn pump(&mut self, wake: &mut Vec<Waker>) {
         if self.receiver_gone {
             // Nobody will take events: drop them so reading never stalls on them.
