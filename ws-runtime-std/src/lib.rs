@@ -50,7 +50,9 @@ pub use server::{
     AcceptError, DEFAULT_THREAD_STACK, Decision, Reply, Server, ServerHandle, StreamedResponse,
     accept, accept_streaming, refuse, server_transport,
 };
-pub use socket::{Receiver, SendError, Sender, TrySendError, WebSocket, live_connections};
+pub use socket::{
+    Receiver, RecvTimeout, SendError, Sender, TrySendError, WebSocket, live_connections,
+};
 pub use transport::Transport;
 pub use ws_adapter::DEFAULT_MAX_CONNECTIONS;
 pub use ws_adapter::tls;

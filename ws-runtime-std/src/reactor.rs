@@ -133,7 +133,7 @@ impl Reactor {
             return;
         }
         let _ = tcp.shutdown(Shutdown::Write);
-        let until = Instant::now() + REFUSAL_LINGER;
+        let until = ws_proto::deadline(Instant::now(), REFUSAL_LINGER);
         let mut state = self.lock();
         let key = state.next_key;
         state.next_key = state.next_key.wrapping_add(1) % (usize::MAX - 1);

@@ -201,12 +201,25 @@ impl WebSocket {
         self.receiver.recv()
     }
 
-    /// Like [`recv`](Self::recv), giving up after `timeout` (`Err(())` on timeout).
-    #[allow(clippy::result_unit_err)]
-    pub fn recv_timeout(&self, timeout: Duration) -> Result<Option<Event>, ()> {
+    /// Like [`recv`](Self::recv), giving up after `timeout` with [`RecvTimeout`]. A timeout
+    /// leaves the connection as it was: call again to keep waiting.
+    pub fn recv_timeout(&self, timeout: Duration) -> Result<Option<Event>, RecvTimeout> {
         self.receiver.recv_timeout(timeout)
     }
 }
+
+/// No event came within the timeout given to [`WebSocket::recv_timeout`]. The connection is
+/// unaffected.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RecvTimeout;
+
+impl std::fmt::Display for RecvTimeout {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("no event within the timeout")
+    }
+}
+
+impl std::error::Error for RecvTimeout {}
 
 impl Receiver {
     /// See [`WebSocket::recv`].
@@ -215,12 +228,11 @@ impl Receiver {
     }
 
     /// See [`WebSocket::recv_timeout`].
-    #[allow(clippy::result_unit_err)]
-    pub fn recv_timeout(&self, timeout: Duration) -> Result<Option<Event>, ()> {
-        self.recv_until(Instant::now().checked_add(timeout))
+    pub fn recv_timeout(&self, timeout: Duration) -> Result<Option<Event>, RecvTimeout> {
+        self.recv_until(Some(ws_proto::deadline(Instant::now(), timeout)))
     }
 
-    fn recv_until(&self, deadline: Option<Instant>) -> Result<Option<Event>, ()> {
+    fn recv_until(&self, deadline: Option<Instant>) -> Result<Option<Event>, RecvTimeout> {
         let shared = &*self.shared;
         let mut inner = shared.lock();
         inner.in_batch = false;
@@ -251,7 +263,7 @@ impl Receiver {
                     inner = woken.unwrap_or_else(|| shared.lock());
                     inner.receivers_waiting -= 1;
                     if timed_out {
-                        return Err(());
+                        return Err(RecvTimeout);
                     }
                     continue;
                 }
@@ -259,7 +271,7 @@ impl Receiver {
             if deadline.is_some() || inner.read_timeout_set {
                 let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
                 if left.is_some_and(|left| left.is_zero()) {
-                    return Err(());
+                    return Err(RecvTimeout);
                 }
                 // A zero timeout means "block forever" to the socket: at least 1 ms.
                 let left = left.map(|left| left.max(Duration::from_millis(1)));
@@ -296,7 +308,7 @@ impl Receiver {
                 // Timed out (`recv_timeout`): the deadline decides.
                 if deadline.is_some_and(|d| Instant::now() >= d) {
                     shared.drive(&mut inner, None);
-                    return Err(());
+                    return Err(RecvTimeout);
                 }
             }
         }

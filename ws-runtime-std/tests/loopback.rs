@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use ws_proto::handshake::accept_key;
 use ws_runtime_std::{
-    ClientBuilder, CloseCode, Config, ConnectError, Decision, Event, Response, Server,
+    ClientBuilder, CloseCode, Config, ConnectError, Decision, Event, RecvTimeout, Response, Server,
     ServerHandle, TrySendError, WebSocket, connect,
 };
 
@@ -570,7 +570,10 @@ fn two_receiving_threads_each_get_woken() {
     let (ws, _) = connect(&url(&server)).unwrap();
     let ws = Arc::new(ws);
     let started = Instant::now();
-    assert_eq!(ws.recv_timeout(Duration::from_millis(200)), Err(()));
+    assert_eq!(
+        ws.recv_timeout(Duration::from_millis(200)),
+        Err(RecvTimeout)
+    );
     assert!(started.elapsed() < Duration::from_secs(5));
     let (tx, rx) = mpsc::channel();
     let receivers: Vec<_> = (0..2)
@@ -588,7 +591,11 @@ fn two_receiving_threads_each_get_woken() {
         (result, started.elapsed())
     });
     let (result, took) = timed.join().unwrap();
-    assert_eq!(result, Err(()), "nothing arrived for the third receiver");
+    assert_eq!(
+        result,
+        Err(RecvTimeout),
+        "nothing arrived for the third receiver"
+    );
     assert!(took < Duration::from_secs(5), "the timeout took {took:?}");
     ws.send_text("one").unwrap();
     ws.send_text("two").unwrap();

@@ -18,7 +18,9 @@ use std::time::{Duration, Instant};
 use common::*;
 use socket2::SockRef;
 use ws_proto::ProtocolError;
-use ws_runtime_std::{CloseCode, Config, Event, TrySendError, WebSocket, live_connections};
+use ws_runtime_std::{
+    CloseCode, Config, Event, RecvTimeout, TrySendError, WebSocket, live_connections,
+};
 
 /// Kernel buffer size asked for on both ends (Linux doubles it for bookkeeping).
 const KERNEL: usize = 64 << 10;
@@ -135,7 +137,7 @@ fn abort_wakes_a_blocked_recv_at_once_and_releases_the_socket() {
                 Ok(Some(Event::Closed(outcome))) => break outcome,
                 Ok(Some(_)) => {}
                 Ok(None) => panic!("no Closed event"),
-                Err(()) => panic!("recv still blocked after {WAIT:?}"),
+                Err(RecvTimeout) => panic!("recv still blocked after {WAIT:?}"),
             }
         };
         (outcome, Instant::now())

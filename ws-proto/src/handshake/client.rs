@@ -7,12 +7,12 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use bytes::Bytes;
 
+use super::accept_key;
 use super::body::{Framing, framing};
 use super::error::{HandshakeError, ResponseError, UsageError};
 use super::headers::{ExtensionOffer, Headers, is_token, is_valid_value, split_list};
 use super::response::Response;
 use super::url::WsUrl;
-use super::{accept_key, deadline};
 use crate::deflate::{self, ResponseFault};
 use crate::rng::KeySource;
 use crate::{Config, Connection, DeflateParams, Role};
@@ -265,7 +265,7 @@ impl ClientHandshake {
         out.push_str("\r\n");
 
         Ok(ClientHandshake {
-            deadline: deadline(now, config.handshake_timeout),
+            deadline: Some(crate::deadline(now, config.handshake_timeout)),
             config,
             keys: Some(keys),
             expected_accept: accept_key(&key),

@@ -55,11 +55,6 @@ pub fn accept_key(key: &str) -> String {
 
 // ----------------------------------------------------------------------------------- helpers
 
-/// `deadline` for a handshake started at `now`; `None` if it would overflow (never expires).
-fn deadline(now: std::time::Instant, timeout: std::time::Duration) -> Option<std::time::Instant> {
-    now.checked_add(timeout)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

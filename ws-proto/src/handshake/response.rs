@@ -10,7 +10,7 @@ use super::headers::{Headers, is_token, is_valid_value};
 /// ([`ServerHandshake::reject`](super::ServerHandshake::reject)); a client receives one, either
 /// with its 101
 /// ([`Established::response`](super::Established::response)) or inside
-/// [`HandshakeError::Rejected`](super::HandshakeError::Rejected).
+/// [`ClientOutcome::Rejected`](super::ClientOutcome::Rejected).
 ///
 /// ```
 /// use ws_proto::handshake::Response;

@@ -2,11 +2,11 @@
 
 use std::time::Instant;
 
+use super::accept_key;
 use super::error::{HandshakeError, RequestError, UsageError};
 use super::headers::{Headers, is_token, is_valid_value};
 use super::request::Request;
 use super::response::Response;
-use super::{accept_key, deadline};
 use crate::deflate;
 use crate::rng::default_key_source;
 use crate::{Config, Connection, Role};
@@ -68,7 +68,7 @@ impl ServerHandshake {
 
     /// Like [`new`](Self::new), taking the configuration by value.
     pub fn with_config(config: Config, now: Instant) -> Self {
-        let deadline = deadline(now, config.handshake_timeout);
+        let deadline = Some(crate::deadline(now, config.handshake_timeout));
         ServerHandshake {
             config,
             deadline,

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use socket2::{Domain, Socket, Type};
 use ws_proto::handshake::{ClientHandshake, ClientOutcome, ClientRequest, WsUrl};
 use ws_proto::{Connection, SeededKeySource};
-use ws_runtime_std::{Config, Decision, Event, Server, ServerHandle, WebSocket};
+use ws_runtime_std::{Config, Decision, Event, RecvTimeout, Server, ServerHandle, WebSocket};
 
 /// The longest any single wait of a test may take before the test fails.
 pub const WAIT: Duration = Duration::from_secs(20);
@@ -156,7 +156,7 @@ pub fn closed(ws: &WebSocket) -> ws_proto::CloseOutcome {
             Ok(Some(Event::Closed(outcome))) => return outcome,
             Ok(Some(_)) => {}
             Ok(None) => panic!("the connection ended without a Closed event"),
-            Err(()) => panic!("no Closed event within {WAIT:?}"),
+            Err(RecvTimeout) => panic!("no Closed event within {WAIT:?}"),
         }
     }
 }
