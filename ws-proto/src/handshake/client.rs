@@ -83,6 +83,31 @@ pub struct ClientHandshake {
 /// How the server answered the opening handshake: it upgraded the connection, or it answered
 /// with another status. A rejection is an answer, not an error of the handshake: the server
 /// spoke HTTP correctly and chose not to upgrade (401, 403, 404, 503, ...).
+///
+/// ```
+/// use std::time::Instant;
+/// use ws_proto::handshake::{
+///     ClientHandshake, ClientOutcome, ClientRequest, Response, ServerHandshake, WsUrl,
+/// };
+/// use ws_proto::{Config, SeededKeySource};
+///
+/// let now = Instant::now();
+/// let url = WsUrl::parse("ws://example.com/chat").unwrap();
+/// let keys = Box::new(SeededKeySource::new(1));
+/// let mut client =
+///     ClientHandshake::new(ClientRequest::new(url), Config::default(), keys, now).unwrap();
+///
+/// // A server that refuses: its 403 is an answer, not an error.
+/// let mut server = ServerHandshake::new(&Config::default(), now);
+/// server.receive(now, client.output()).unwrap();
+/// let answer = server.reject(Response::new(403).with_body("members only"));
+/// match client.receive(now, &answer) {
+///     Ok(Some(ClientOutcome::Rejected(response))) => {
+///         assert_eq!((response.status, &response.body[..]), (403, &b"members only"[..]));
+///     }
+///     other => panic!("{other:?}"),
+/// }
+/// ```
 #[derive(Debug)]
 // Returned once per handshake and taken apart at once: a box would only add an allocation.
 #[allow(clippy::large_enum_variant)]
