@@ -7,7 +7,7 @@
 //! into a core whose other dependencies are a handful of small crates. It would not remove the
 //! checks below either: the WHATWG URL parser it implements is lenient where a handshake must
 //! be strict (it takes `\` for `/`, fragments and port 0) and would still leave the choices
-//! below (zones, what reaches the `Host` header) to this module.
+//! below (userinfo, zones, what reaches the `Host` header) to this module.
 //!
 //! What is accepted, and why:
 //!
@@ -29,7 +29,11 @@
 //!   out (RFC 6874 §4: the zone means nothing to the server, and a client removes it).
 //! * The port defaults to 80 or 443; an explicit default port, or an empty one (`ws://h:/`),
 //!   is the same URL as none. Port 0 cannot be connected to and is refused.
-//! * Userinfo (`ws://user:pass@h/`) is not in the RFC 6455 grammar and is refused.
+//! * Userinfo (`ws://user:pass@h/`) is not in the RFC 6455 grammar, but browsers, Node's `ws`
+//!   and Python's `websockets` send it as HTTP Basic credentials. It is kept percent-decoded
+//!   for [`WsUrl::basic_authorization`], and it never appears in the `Host` header, the
+//!   request-target, [`Display`](fmt::Display) or [`Debug`](fmt::Debug) (which shows the user
+//!   name only).
 //! * The path and query are kept as sent, percent-encodings included. Bytes that may not
 //!   appear in a request-target (non-ASCII, `"`, `<`, `>`, `^`, `` ` ``, `{`, `|`, `}`, and a
 //!   `%` that does not start an encoding) are percent-encoded, as browsers do for non-ASCII.
@@ -45,6 +49,9 @@ use std::fmt;
 use std::net::{Ipv4Addr, Ipv6Addr};
 use std::str::FromStr;
 
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+
 /// A parsed `ws://` or `wss://` URL: everything a client needs to open the connection and to
 /// write the request line and `Host` header of its opening handshake.
 ///
@@ -58,7 +65,7 @@ use std::str::FromStr;
 /// assert_eq!(url.resource(), "/chat?room=1");
 /// assert_eq!(url.host_header(), "[::1]:9001");
 /// ```
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, PartialEq, Eq, Hash)]
 pub struct WsUrl {
     secure: bool,
     /// Lowercased host; an IPv6 literal without its brackets, with `%zone` if it has one.
@@ -69,6 +76,14 @@ pub struct WsUrl {
     resource: String,
     /// Byte offset of the `?` in `resource`, if there is a query.
     query_start: Option<usize>,
+    credentials: Option<Credentials>,
+}
+
+/// The percent-decoded user name and password of a URL's userinfo.
+#[derive(Clone, PartialEq, Eq, Hash)]
+struct Credentials {
+    username: String,
+    password: String,
 }
 
 /// Why a string is not a usable WebSocket URL.
@@ -82,7 +97,9 @@ pub enum UrlError {
     UnsupportedScheme,
     /// A `#fragment`: RFC 6455 §3 forbids fragments in WebSocket URIs.
     Fragment,
-    /// A `user:password@` part, which a WebSocket URI cannot carry.
+    /// A `user:password@` part that cannot be sent as HTTP Basic credentials: a character
+    /// RFC 3986 §3.2.1 does not allow there, a bad percent-encoding, a decoded value that is
+    /// not UTF-8 or holds a control character, or a `:` in the user name (RFC 7617 §2).
     UserInfo,
     /// Nothing between `//` and the port, path or end.
     EmptyHost,
@@ -130,10 +147,13 @@ impl WsUrl {
         }
         let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
         let (authority, resource) = rest.split_at(authority_end);
-        if authority.contains('@') {
-            return Err(UrlError::UserInfo);
-        }
-        let (host, is_ipv6, port) = parse_authority(authority)?;
+        // The host follows the last `@`: RFC 3986 allows no `@` inside userinfo, and
+        // `parse_userinfo` refuses one, so no reading of the authority puts the host elsewhere.
+        let (credentials, host_port) = match authority.rsplit_once('@') {
+            Some((userinfo, host_port)) => (parse_userinfo(userinfo)?, host_port),
+            None => (None, authority),
+        };
+        let (host, is_ipv6, port) = parse_authority(host_port)?;
         let port = port.unwrap_or(default_port(secure));
 
         let mut resource = encode_resource(resource);
@@ -148,6 +168,7 @@ impl WsUrl {
             port,
             resource,
             query_start,
+            credentials,
         })
     }
 
@@ -194,7 +215,7 @@ impl WsUrl {
 
     /// The value of the handshake's `Host` header (RFC 6455 §4.1): the host, in brackets if it
     /// is an IPv6 literal, followed by `:port` only when the port is not the scheme's default.
-    /// It never carries an IPv6 zone (RFC 6874 §4).
+    /// It never carries the userinfo, nor an IPv6 zone (RFC 6874 §4).
     pub fn host_header(&self) -> String {
         let mut out = String::with_capacity(self.host.len() + 8);
         if self.is_ipv6 {
@@ -209,6 +230,34 @@ impl WsUrl {
         out
     }
 
+    /// The user name and password of the URL's userinfo, percent-decoded: `("user", "pass")`
+    /// for `ws://user:pass@host/`, `("user", "")` for `ws://user@host/`. `None` when the URL
+    /// has no userinfo or only an empty one (`ws://@host/`).
+    pub fn credentials(&self) -> Option<(&str, &str)> {
+        self.credentials
+            .as_ref()
+            .map(|c| (c.username.as_str(), c.password.as_str()))
+    }
+
+    /// The `Authorization` header value that sends [`credentials`](Self::credentials) with
+    /// the Basic scheme (RFC 7617 §2, UTF-8): `Basic ` and the base64 of `user:password`, as
+    /// browsers, Node's `ws` and Python's `websockets` send URL credentials.
+    ///
+    /// ```
+    /// use ws_proto::handshake::WsUrl;
+    ///
+    /// let url = WsUrl::parse("wss://Aladdin:open%20sesame@example.com/").unwrap();
+    /// let authorization = url.basic_authorization();
+    /// assert_eq!(authorization.as_deref(), Some("Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ=="));
+    /// assert_eq!(url.host_header(), "example.com");
+    /// assert_eq!(url.to_string(), "wss://example.com/");
+    /// ```
+    pub fn basic_authorization(&self) -> Option<String> {
+        let c = self.credentials.as_ref()?;
+        let pair = format!("{}:{}", c.username, c.password);
+        Some(format!("Basic {}", STANDARD.encode(pair)))
+    }
+
     /// Appends `:port` when the port is not the scheme's default.
     fn push_port(&self, out: &mut String) {
         if self.port != default_port(self.secure) {
@@ -218,8 +267,9 @@ impl WsUrl {
     }
 }
 
-/// Writes scheme, host (an IPv6 zone encoded as `%25zone`, RFC 6874), a non-default port and
-/// the resource. Parsing it gives the same URL.
+/// Writes the URL without its userinfo, so that it can be logged: scheme, host (an IPv6 zone
+/// encoded as `%25zone`, RFC 6874), a non-default port and the resource. Parsing it gives the
+/// same URL, less the credentials.
 impl fmt::Display for WsUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut authority = String::with_capacity(self.host.len() + 10);
@@ -232,6 +282,19 @@ impl fmt::Display for WsUrl {
         }
         self.push_port(&mut authority);
         write!(f, "{}://{}{}", self.scheme(), authority, self.resource)
+    }
+}
+
+/// Shows the URL as [`Display`](fmt::Display) does, and the user name of its credentials but
+/// never the password.
+impl fmt::Debug for WsUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut debug = f.debug_struct("WsUrl");
+        debug.field("url", &format_args!("{self}"));
+        if let Some(c) = &self.credentials {
+            debug.field("username", &c.username);
+        }
+        debug.finish()
     }
 }
 
@@ -249,7 +312,7 @@ impl fmt::Display for UrlError {
             UrlError::MissingScheme => "missing ws:// or wss:// scheme",
             UrlError::UnsupportedScheme => "scheme is not ws or wss",
             UrlError::Fragment => "WebSocket URLs cannot have a fragment",
-            UrlError::UserInfo => "WebSocket URLs cannot carry user information",
+            UrlError::UserInfo => "invalid user name or password before the host",
             UrlError::EmptyHost => "empty host",
             UrlError::InvalidHost => "invalid host",
             UrlError::NonAsciiHost(host) => {
@@ -279,6 +342,29 @@ fn is_scheme(s: &str) -> bool {
     s.bytes().next().is_some_and(|b| b.is_ascii_alphabetic())
         && s.bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b))
+}
+
+/// Reads `user[:password]` (RFC 3986 §3.2.1) into credentials for HTTP Basic authentication.
+/// Non-ASCII is taken as written: it is UTF-8, the charset RFC 7617 §2.1 names. An empty
+/// userinfo carries no credentials.
+fn parse_userinfo(userinfo: &str) -> Result<Option<Credentials>, UrlError> {
+    let allowed = |b: u8| is_unreserved(b) || is_sub_delim(b) || b"%:".contains(&b) || b >= 0x80;
+    if !userinfo.bytes().all(allowed) {
+        return Err(UrlError::UserInfo);
+    }
+    let (username, password) = userinfo.split_once(':').unwrap_or((userinfo, ""));
+    let username = percent_decode(username).ok_or(UrlError::UserInfo)?;
+    let password = percent_decode(password).ok_or(UrlError::UserInfo)?;
+    // RFC 7617 §2: "a user-id containing a colon character is invalid", and neither part may
+    // contain control characters.
+    let has_control = |s: &str| s.chars().any(char::is_control);
+    if username.contains(':') || has_control(&username) || has_control(&password) {
+        return Err(UrlError::UserInfo);
+    }
+    if username.is_empty() && password.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(Credentials { username, password }))
 }
 
 /// Splits `host[:port]` or `[v6]:port` into the host (see [`WsUrl::host`]), whether it is an
@@ -391,6 +477,40 @@ fn parse_port(port: &str) -> Result<Option<u16>, UrlError> {
 /// RFC 3986 §2.3 unreserved characters.
 fn is_unreserved(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b"-._~".contains(&b)
+}
+
+/// RFC 3986 §2.2 sub-delims.
+fn is_sub_delim(b: u8) -> bool {
+    b"!$&'()*+,;=".contains(&b)
+}
+
+/// Decodes `%XX` sequences; `None` for a `%` without two hex digits or a result that is not
+/// UTF-8.
+fn percent_decode(s: &str) -> Option<String> {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let (high, low) = (
+                hex_value(*bytes.get(i + 1)?)?,
+                hex_value(*bytes.get(i + 2)?)?,
+            );
+            out.push(high << 4 | low);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+/// The value of a hex digit.
+fn hex_value(b: u8) -> Option<u8> {
+    char::from(b)
+        .to_digit(16)
+        .and_then(|d| u8::try_from(d).ok())
 }
 
 /// Whether `rest` starts with two hex digits (what follows a `%` in a percent-encoding).

@@ -7,6 +7,14 @@ fn url(s: &str) -> WsUrl {
     }
 }
 
+/// The URL less its credentials: what its `Display` form parses back to.
+fn without_credentials(url: &WsUrl) -> WsUrl {
+    WsUrl {
+        credentials: None,
+        ..url.clone()
+    }
+}
+
 /// URLs that must parse: (input, scheme, host, port, request-target, `Host` header).
 #[rustfmt::skip]
 const ACCEPTED: &[(&str, &str, &str, u16, &str, &str)] = &[
@@ -42,6 +50,10 @@ const ACCEPTED: &[(&str, &str, &str, u16, &str, &str)] = &[
     ("ws://[fe80::1%25eth0]:9001/", "ws", "fe80::1%eth0", 9001, "/", "[fe80::1]:9001"),
     ("ws://[FE80::1%25En0]/", "ws", "fe80::1%En0", 80, "/", "[fe80::1]"),
     ("ws://[fe80::1%2512]/", "ws", "fe80::1%12", 80, "/", "[fe80::1]"),
+    // Userinfo never reaches the Host header or the request-target.
+    ("ws://user:pass@h/", "ws", "h", 80, "/", "h"),
+    ("wss://user@Example.com:8443/", "wss", "example.com", 8443, "/", "example.com:8443"),
+    ("ws://@h/", "ws", "h", 80, "/", "h"),
     // Empty path, query only.
     ("ws://h", "ws", "h", 80, "/", "h"),
     ("ws://h?x=1", "ws", "h", 80, "/?x=1", "h"),
@@ -92,8 +104,8 @@ fn accepted_urls_and_their_parts() {
             "{input}"
         );
         assert_eq!(u.is_secure(), scheme == "wss", "{input}");
-        // The display form parses back to the same URL.
-        assert_eq!(url(&u.to_string()), u, "{input}");
+        // The display form parses back to the same URL, less any credentials.
+        assert_eq!(url(&u.to_string()), without_credentials(&u), "{input}");
         assert_eq!(input.parse::<WsUrl>().as_ref(), Ok(&u), "{input}");
     }
 }
@@ -124,6 +136,8 @@ fn display_forms() {
         ("ws://[2001:DB8::1]:9001", "ws://[2001:db8::1]:9001/"),
         // The zone goes back to its `%25` form (RFC 6874 §2).
         ("ws://[fe80::1%25eth0]/", "ws://[fe80::1%25eth0]/"),
+        // Credentials are never displayed.
+        ("wss://user:secret@h:8443/x", "wss://h:8443/x"),
         ("https://h/caf\u{e9}", "wss://h/caf%C3%A9"),
     ];
     for (input, want) in cases {
@@ -144,6 +158,51 @@ fn path_and_query_split() {
         let u = url(input);
         assert_eq!((u.path(), u.query()), (path, query), "{input}");
     }
+}
+
+/// A user name and password, percent-decoded.
+type UserPass = Option<(&'static str, &'static str)>;
+
+/// URLs with userinfo: (input, decoded credentials, `Authorization` value).
+#[rustfmt::skip]
+const CREDENTIALS: &[(&str, UserPass, Option<&str>)] = &[
+    ("ws://user:pass@h/", Some(("user", "pass")), Some("Basic dXNlcjpwYXNz")),
+    ("ws://user@h/", Some(("user", "")), Some("Basic dXNlcjo=")),
+    ("ws://:pass@h/", Some(("", "pass")), Some("Basic OnBhc3M=")),
+    // An empty userinfo carries no credentials.
+    ("ws://@h/", None, None),
+    ("ws://:@h/", None, None),
+    ("ws://h/", None, None),
+    // Percent-decoded; the password may hold `:`.
+    ("ws://us%40er:p%3Ass@h/", Some(("us@er", "p:ss")), Some("Basic dXNAZXI6cDpzcw==")),
+    ("ws://user:pa:ss@h/", Some(("user", "pa:ss")), Some("Basic dXNlcjpwYTpzcw==")),
+    // UTF-8, encoded or not (RFC 7617 §2.1).
+    ("ws://J%C3%B6rg:pw@h/", Some(("J\u{f6}rg", "pw")), Some("Basic SsO2cmc6cHc=")),
+    ("ws://J\u{f6}rg:pw@h/", Some(("J\u{f6}rg", "pw")), Some("Basic SsO2cmc6cHc=")),
+    // RFC 7617 §2's example.
+    ("wss://Aladdin:open%20sesame@h/", Some(("Aladdin", "open sesame")),
+        Some("Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ==")),
+];
+
+#[test]
+fn userinfo_becomes_basic_credentials_and_goes_nowhere_else() {
+    for &(input, credentials, authorization) in CREDENTIALS {
+        let u = url(input);
+        assert_eq!(u.credentials(), credentials, "{input}");
+        assert_eq!(u.basic_authorization().as_deref(), authorization, "{input}");
+        assert_eq!(u.host_header(), "h", "{input}");
+        assert_eq!(u.resource(), "/", "{input}");
+        assert!(!u.to_string().contains('@'), "{input}: {u}");
+        if let Some((_, password)) = credentials.filter(|(_, p)| !p.is_empty()) {
+            let shown = format!("{u} {u:?}");
+            assert!(!shown.contains(password), "{input}: {shown}");
+        }
+    }
+    // Debug names the user, so that a log says whose credentials were used.
+    assert_eq!(
+        format!("{:?}", url("wss://ann:secret@h:8443/x")),
+        r#"WsUrl { url: wss://h:8443/x, username: "ann" }"#
+    );
 }
 
 #[test]
@@ -167,16 +226,24 @@ fn refused_urls_and_why() {
         ("ws://h#", Fragment),
         ("ws://h/?a=1#b", Fragment),
         ("wss://user:pw@h/#x", Fragment),
-        // RFC 6455 §3 has no userinfo.
-        ("ws://user:pass@h/", UserInfo),
-        ("ws://user@h/", UserInfo),
-        ("ws://@h/", UserInfo),
+        // Userinfo that cannot be sent as Basic credentials.
+        ("ws://a@b@h/", UserInfo),
+        ("ws://us[er@h/", UserInfo),
+        ("ws://user%ZZ@h/", UserInfo),
+        ("ws://user%4@h/", UserInfo),
+        ("ws://user:%+1@h/", UserInfo),
+        ("ws://user%00@h/", UserInfo),
+        ("ws://user:pw%0D%0A@h/", UserInfo),
+        ("ws://user%FF@h/", UserInfo),
+        ("ws://us%3Aer:pw@h/", UserInfo),
         // Missing host.
         ("ws://", EmptyHost),
         ("ws:///path", EmptyHost),
         ("ws://?x=1", EmptyHost),
         ("ws://:80/", EmptyHost),
         ("ws://[]/", EmptyHost),
+        ("ws://user:pw@/", EmptyHost),
+        ("ws://user@:80/", EmptyHost),
         // Malformed IPv6 literals, and IPv6 without brackets (RFC 3986 §3.2.2).
         ("ws://[::1/", InvalidHost),
         ("ws://[zz::1]/", InvalidHost),
@@ -251,7 +318,7 @@ fn refused_urls_and_why() {
 fn non_ascii_hosts_are_refused_by_name() {
     let cases = [
         ("ws://café.example/", "café.example"),
-        ("wss://Bücher.de:8443/x", "Bücher.de"),
+        ("wss://user:pw@Bücher.de:8443/x", "Bücher.de"),
         ("ws://例え.テスト/", "例え.テスト"),
         ("ws://ＥＸ.com/", "ＥＸ.com"),
     ];
@@ -263,6 +330,7 @@ fn non_ascii_hosts_are_refused_by_name() {
             message.contains(host) && message.contains("punycode"),
             "{message}"
         );
+        assert!(!message.contains("pw"), "{message}");
     }
 }
 
@@ -312,7 +380,7 @@ fn check_accepted(input: &str, u: &WsUrl) -> Result<(), proptest::test_runner::T
             proptest::prop_assert!(starts_with_hex_pair(&target[i + 1..]), "{input:?}");
         }
     }
-    proptest::prop_assert_eq!(WsUrl::parse(&u.to_string()), Ok(u.clone()));
+    proptest::prop_assert_eq!(WsUrl::parse(&u.to_string()), Ok(without_credentials(u)));
     Ok(())
 }
 
@@ -321,6 +389,7 @@ proptest::proptest! {
     fn url_shaped_strings_never_panic_and_accepted_ones_are_safe(
         s in concat!(
             r"(ws|wss|WS|http|https|ftp|)(://|:/|:)?",
+            r"([a-zA-Z0-9._~!$&'()*+,;=:%@\[\]\u{e9}-]{0,8}@)?",
             r"(\[[0-9a-fA-F:.%25a-z]{0,16}\]|[a-zA-Z0-9.%_\\\u{e9}\u{ff25}-]{0,14})",
             r"(:[0-9+\-]{0,6})?",
             r"([/?][a-z0-9%?&=#/@:\[\] \\\t\x00\x7f\u{e9}\u{a0}\u{2028}\x22<>^`{|}]{0,16})?",
