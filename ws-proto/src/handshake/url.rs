@@ -11,8 +11,9 @@
 //!
 //! What is accepted, and why:
 //!
-//! * Schemes `ws` and `wss` in any case, and `http` / `https`, which the WHATWG WebSocket
-//!   constructor maps to `ws` / `wss` as well.
+//! * Schemes `ws` and `wss`, in any case. `http` and `https` are refused, as Python's
+//!   `websockets` refuses them: RFC 6455 §3 defines only `ws` and `wss`. (The WHATWG WebSocket
+//!   constructor maps them to `ws` and `wss`; a caller who wants that rewrites the scheme.)
 //! * Hosts are lowercased. A domain is ASCII letters, digits, `-`, `_` and dots, in labels of
 //!   at most 63 bytes and at most 253 bytes in all (RFC 1035 §2.3.4); a trailing dot (an
 //!   absolute name) is kept, as browsers keep it. A non-ASCII (IDNA) host is refused with
@@ -92,8 +93,7 @@ struct Credentials {
 pub enum UrlError {
     /// No `scheme://` prefix.
     MissingScheme,
-    /// A scheme other than `ws`, `wss`, `http` or `https` (RFC 6455 §3 defines the first two;
-    /// WHATWG maps the others to them).
+    /// A scheme other than `ws` or `wss` (RFC 6455 §3 defines only these two).
     UnsupportedScheme,
     /// A `#fragment`: RFC 6455 §3 forbids fragments in WebSocket URIs.
     Fragment,
@@ -116,9 +116,8 @@ pub enum UrlError {
 }
 
 impl WsUrl {
-    /// Parses a `ws://` or `wss://` URL (or `http://` / `https://`, read as `ws` / `wss`). The
-    /// scheme and host are case-insensitive and stored in lowercase; the port defaults to 80
-    /// (`ws`) or 443 (`wss`); an empty path becomes `/`.
+    /// Parses a `ws://` or `wss://` URL. The scheme and host are case-insensitive and stored in
+    /// lowercase; the port defaults to 80 (`ws`) or 443 (`wss`); an empty path becomes `/`.
     ///
     /// Path and query characters that may not appear in a request line (non-ASCII, `"`, `<`,
     /// `>`, `^`, `` ` ``, `{`, `|`, `}`, and a `%` not followed by two hex digits) are
@@ -136,8 +135,8 @@ impl WsUrl {
             .filter(|(scheme, _)| is_scheme(scheme))
             .ok_or(UrlError::MissingScheme)?;
         let secure = match scheme.to_ascii_lowercase().as_str() {
-            "ws" | "http" => false,
-            "wss" | "https" => true,
+            "ws" => false,
+            "wss" => true,
             _ => return Err(UrlError::UnsupportedScheme),
         };
         // §3: "Fragment identifiers are meaningless in the context of WebSocket URIs and MUST
