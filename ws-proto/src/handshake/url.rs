@@ -14,9 +14,8 @@
 //! * Schemes `ws` and `wss`, in any case. `http` and `https` are refused, as Python's
 //!   `websockets` refuses them: RFC 6455 §3 defines only `ws` and `wss`. (The WHATWG WebSocket
 //!   constructor maps them to `ws` and `wss`; a caller who wants that rewrites the scheme.)
-//! * Hosts are lowercased. A domain is ASCII letters, digits, `-`, `_` and dots, in labels of
-//!   at most 63 bytes and at most 253 bytes in all (RFC 1035 §2.3.4); a trailing dot (an
-//!   absolute name) is kept, as browsers keep it. A non-ASCII (IDNA) host is refused with
+//! * Hosts are lowercased. A domain is ASCII letters, digits, `-`, `_` and dots, with no
+//!   empty label; a trailing dot (an absolute name) is kept, as browsers keep it. A non-ASCII (IDNA) host is refused with
 //!   [`UrlError::NonAsciiHost`]: converting it needs the UTS #46 mapping tables, so the caller
 //!   writes the punycode (`xn--`) form. A percent-encoded host is refused too: no `%` may
 //!   reach the `Host` header.
@@ -43,8 +42,9 @@
 //!   (WHATWG would strip or drop some of them; a URL that needs that was built wrong), and
 //!   backslashes anywhere (WHATWG reads `\` as `/`: `ws://a.example\@b.example/` names
 //!   `a.example` to a browser and `b.example` to an RFC 3986 reader).
-//! * No length limit beyond the host's: a request-target too long for the server is the
-//!   server's to refuse (414, RFC 9110 §15.5.15).
+//! * No length limit: a name longer than DNS allows (labels over 63 bytes, RFC 1035 §2.3.4)
+//!   fails in the resolver, which says so, and a request-target too long for the server is
+//!   the server's to refuse (414, RFC 9110 §15.5.15). Parsing is linear in the input.
 
 use std::fmt;
 use std::net::{Ipv4Addr, Ipv6Addr};
@@ -434,15 +434,15 @@ fn parse_name(host: &str) -> Result<String, UrlError> {
             Err(_) => Err(UrlError::InvalidHost),
         };
     }
-    // RFC 1035 §2.3.4: labels of 1 to 63 bytes, 253 bytes in all without the final dot. `_`
-    // is not in the LDH rule but is common in real names (service records, some hosts).
+    // The letters, digits and hyphens of RFC 1035 §2.3.1, and `_`, which is not in that rule
+    // but is common in real names. Lengths are the resolver's to check.
     let valid_label = |label: &str| {
-        (1..=63).contains(&label.len())
+        !label.is_empty()
             && label
                 .bytes()
                 .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
     };
-    if name.len() > 253 || !name.split('.').all(valid_label) {
+    if !name.split('.').all(valid_label) {
         return Err(UrlError::InvalidHost);
     }
     Ok(host)

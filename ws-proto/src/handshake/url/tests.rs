@@ -335,16 +335,12 @@ fn non_ascii_hosts_are_refused_by_name() {
 
 #[test]
 fn long_inputs() {
-    // RFC 1035 §2.3.4: labels up to 63 bytes, names up to 253 (a final dot aside).
-    let label63 = "a".repeat(63);
-    let host253 = format!("{label63}.{label63}.{label63}.{}", "b".repeat(61));
-    assert_eq!(host253.len(), 253);
-    for host in [label63.clone(), host253.clone(), format!("{host253}.")] {
+    // Names longer than DNS allows (RFC 1035 §2.3.4) are passed on: the resolver refuses them
+    // with an error of its own, before any query leaves the machine.
+    let label64 = "a".repeat(64);
+    let host300 = format!("{label64}.").repeat(5);
+    for host in [format!("{label64}.invalid"), host300] {
         assert_eq!(url(&format!("ws://{host}/")).host(), host);
-    }
-    for host in [format!("{label63}a.example"), format!("{host253}b")] {
-        let input = format!("ws://{host}/");
-        assert_eq!(WsUrl::parse(&input), Err(UrlError::InvalidHost), "{host}");
     }
     // The request-target has no limit here: a server refuses one too long with a 414.
     let path = format!("/{}", "p".repeat(100_000));
