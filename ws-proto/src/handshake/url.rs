@@ -5,46 +5,10 @@
 //! This module parses exactly that subset of RFC 3986 by hand rather than with the `url` crate:
 //! the grammar of RFC 6455 §3 is small, and the `url` crate would bring IDNA and Unicode tables
 //! into a core whose other dependencies are a handful of small crates. It would not remove the
-//! checks below either: the WHATWG URL parser it implements is lenient where a handshake must
-//! be strict (it takes `\` for `/`, fragments and port 0) and would still leave the choices
-//! below (userinfo, zones, what reaches the `Host` header) to this module.
-//!
-//! What is accepted, and why:
-//!
-//! * Schemes `ws` and `wss`, in any case. `http` and `https` are refused, as Python's
-//!   `websockets` refuses them: RFC 6455 §3 defines only `ws` and `wss`. (The WHATWG WebSocket
-//!   constructor maps them to `ws` and `wss`; a caller who wants that rewrites the scheme.)
-//! * Hosts are lowercased. A domain is ASCII letters, digits, `-`, `_` and dots, with no
-//!   empty label; a trailing dot (an absolute name) is kept, as browsers keep it. A non-ASCII (IDNA) host is refused with
-//!   [`UrlError::NonAsciiHost`]: converting it needs the UTS #46 mapping tables, so the caller
-//!   writes the punycode (`xn--`) form. A percent-encoded host is refused too: no `%` may
-//!   reach the `Host` header.
-//! * A host whose last label is a number (`127.1`, `0x7f.1`, `2130706433`) must be a
-//!   dotted-decimal IPv4 address, as in WHATWG; otherwise the system resolver would read it as
-//!   an address of its own (`inet_aton` forms) while the `Host` header named something else.
-//! * IPv6 literals go in brackets and are stored in RFC 5952 form. A zone in the syntax of
-//!   RFC 6874 (`[fe80::1%25eth0]`) is accepted for link-local addresses, as curl accepts it
-//!   (browsers never did, and RFC 9844 has since obsoleted RFC 6874): [`WsUrl::host`] carries
-//!   it as `fe80::1%eth0`, the form the system resolver takes, and the `Host` header leaves it
-//!   out (RFC 6874 §4: the zone means nothing to the server, and a client removes it).
-//! * The port defaults to 80 or 443; an explicit default port, or an empty one (`ws://h:/`),
-//!   is the same URL as none. Port 0 cannot be connected to and is refused.
-//! * Userinfo (`ws://user:pass@h/`) is not in the RFC 6455 grammar, but browsers, Node's `ws`
-//!   and Python's `websockets` send it as HTTP Basic credentials. It is kept percent-decoded
-//!   for [`WsUrl::basic_authorization`], and it never appears in the `Host` header, the
-//!   request-target, [`Display`](fmt::Display) or [`Debug`](fmt::Debug) (which shows the user
-//!   name only).
-//! * The path and query are kept as sent, percent-encodings included. Bytes that may not
-//!   appear in a request-target (non-ASCII, `"`, `<`, `>`, `^`, `` ` ``, `{`, `|`, `}`, and a
-//!   `%` that does not start an encoding) are percent-encoded, as browsers do for non-ASCII.
-//!   Dot segments are not removed: the server sees the path as written.
-//! * Refused outright: fragments (RFC 6455 §3), whitespace and control characters anywhere
-//!   (WHATWG would strip or drop some of them; a URL that needs that was built wrong), and
-//!   backslashes anywhere (WHATWG reads `\` as `/`: `ws://a.example\@b.example/` names
-//!   `a.example` to a browser and `b.example` to an RFC 3986 reader).
-//! * No length limit: a name longer than DNS allows (labels over 63 bytes, RFC 1035 §2.3.4)
-//!   fails in the resolver, which says so, and a request-target too long for the server is
-//!   the server's to refuse (414, RFC 9110 §15.5.15). Parsing is linear in the input.
+//! checks here either: the WHATWG URL parser it implements is lenient where a handshake must be
+//! strict (it takes `\` for `/`, fragments and port 0), and what may reach the `Host` header,
+//! userinfo and IPv6 zones would still be this module's to decide. What is accepted, and why,
+//! is listed on [`WsUrl`], where its users read it.
 
 use std::fmt;
 use std::net::{Ipv4Addr, Ipv6Addr};
@@ -66,6 +30,46 @@ use base64::engine::general_purpose::STANDARD;
 /// assert_eq!(url.resource(), "/chat?room=1");
 /// assert_eq!(url.host_header(), "[::1]:9001");
 /// ```
+///
+/// What is accepted, and why:
+///
+/// * Schemes `ws` and `wss`, in any case. `http` and `https` are refused, as Python's
+///   `websockets` refuses them: RFC 6455 §3 defines only `ws` and `wss`. (The WHATWG
+///   WebSocket constructor maps them to `ws` and `wss`; a caller who wants that rewrites the
+///   scheme.)
+/// * Hosts are lowercased. A domain is ASCII letters, digits, `-`, `_` and dots, with no
+///   empty label; a trailing dot (an absolute name) is kept, as browsers keep it. A non-ASCII
+///   (IDNA) host is refused with [`UrlError::NonAsciiHost`]: converting it needs the UTS #46
+///   mapping tables, so the caller writes the punycode (`xn--`) form. A percent-encoded host
+///   is refused too: no `%` may reach the `Host` header.
+/// * A host whose last label is a number (`127.1`, `0x7f.1`, `2130706433`) must be a
+///   dotted-decimal IPv4 address, as in WHATWG; otherwise the system resolver would read it
+///   as an address of its own (`inet_aton` forms) while the `Host` header named something
+///   else.
+/// * IPv6 literals go in brackets and are stored in RFC 5952 form. A zone in the syntax of
+///   RFC 6874 (`[fe80::1%25eth0]`) is accepted for link-local addresses, as curl accepts it
+///   (browsers never did, and RFC 9844 has since obsoleted RFC 6874): [`host`](Self::host)
+///   carries it as `fe80::1%eth0`, the form the system resolver takes, and the `Host` header
+///   leaves it out (RFC 6874 §4: the zone means nothing to the server, and a client removes
+///   it).
+/// * The port defaults to 80 or 443; an explicit default port, or an empty one (`ws://h:/`),
+///   is the same URL as none. Port 0 cannot be connected to and is refused.
+/// * Userinfo (`ws://user:pass@h/`) is not in the RFC 6455 grammar, but browsers, Node's `ws`
+///   and Python's `websockets` send it as HTTP Basic credentials. It is kept percent-decoded
+///   for [`basic_authorization`](Self::basic_authorization) and never appears in the `Host`
+///   header, the request-target, [`Display`](fmt::Display) or [`Debug`](fmt::Debug) (which
+///   shows the user name only).
+/// * The path and query are kept as sent, percent-encodings included. Bytes that may not
+///   appear in a request-target (non-ASCII, `"`, `<`, `>`, `^`, `` ` ``, `{`, `|`, `}`, and a
+///   `%` that does not start an encoding) are percent-encoded, as browsers do for non-ASCII.
+///   Dot segments are not removed: the server sees the path as written.
+/// * Refused outright: fragments (RFC 6455 §3), whitespace and control characters anywhere
+///   (WHATWG would strip or drop some of them; a URL that needs that was built wrong), and
+///   backslashes anywhere (WHATWG reads `\` as `/`: `ws://a.example\@b.example/` names
+///   `a.example` to a browser and `b.example` to an RFC 3986 reader).
+/// * No length limit: a name longer than DNS allows (labels over 63 bytes, RFC 1035 §2.3.4)
+///   fails in the resolver, which says so, and a request-target too long for the server is
+///   the server's to refuse (414, RFC 9110 §15.5.15). Parsing is linear in the input.
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub struct WsUrl {
     secure: bool,
@@ -103,8 +107,9 @@ pub enum UrlError {
     UserInfo,
     /// Nothing between `//` and the port, path or end.
     EmptyHost,
-    /// A host with characters a host name cannot contain, a label that is empty or too long,
-    /// a malformed IP literal or zone, or an IPv6 address without its brackets.
+    /// A host with characters a host name cannot contain, an empty label, a number that is not
+    /// a dotted-decimal IPv4 address, a malformed IPv6 literal or zone, or an IPv6 address
+    /// without its brackets.
     InvalidHost,
     /// A host with non-ASCII characters (an internationalized domain name, given here): it
     /// must be written in its ASCII (punycode, `xn--`) form.
@@ -121,8 +126,8 @@ impl WsUrl {
     ///
     /// Path and query characters that may not appear in a request line (non-ASCII, `"`, `<`,
     /// `>`, `^`, `` ` ``, `{`, `|`, `}`, and a `%` not followed by two hex digits) are
-    /// percent-encoded; the rest is kept as written. The module documentation lists what is
-    /// accepted and why.
+    /// percent-encoded; the rest is kept as written. The [type's documentation](WsUrl) lists
+    /// what is accepted and why.
     pub fn parse(input: &str) -> Result<WsUrl, UrlError> {
         if input
             .chars()
