@@ -15,6 +15,25 @@ pub fn provider() -> Arc<rustls::crypto::CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
 }
 
+/// The name a client verifies the server's certificate against, for the host of a `wss://`
+/// URL ([`WsUrl::host`](ws_proto::WsUrl::host)): a DNS name or an IP address. An IPv6 zone
+/// (`fe80::1%eth0`) is dropped: it names an interface of this machine and means nothing to the
+/// server or its certificate (RFC 6874 §4 drops it from the Host header too).
+///
+/// ```
+/// let name = ws_adapter::tls::server_name("fe80::1%eth0").unwrap();
+/// assert_eq!(name.to_str(), "fe80::1");
+/// assert!(ws_adapter::tls::server_name("example.com").is_ok());
+/// ```
+pub fn server_name(host: &str) -> std::io::Result<rustls::pki_types::ServerName<'static>> {
+    let host = match host.split_once('%') {
+        Some((address, _zone)) if address.contains(':') => address,
+        _ => host,
+    };
+    rustls::pki_types::ServerName::try_from(host.to_owned())
+        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))
+}
+
 /// A client configuration trusting the Mozilla root store.
 pub fn default_client_config() -> Arc<rustls::ClientConfig> {
     let roots = rustls::RootCertStore {

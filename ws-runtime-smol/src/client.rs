@@ -65,8 +65,7 @@ impl ClientBuilder {
         // Frames are written whole by the driver; don't let Nagle hold back the last segment.
         let _ = tcp.get_ref().set_nodelay(true);
         if url.is_secure() {
-            let name = rustls::pki_types::ServerName::try_from(url.host().to_owned())
-                .map_err(|e| ConnectError::Tls(io::Error::new(io::ErrorKind::InvalidInput, e)))?;
+            let name = ws_adapter::tls::server_name(url.host()).map_err(ConnectError::Tls)?;
             let connecting = futures_rustls::TlsConnector::from(tls).connect(name, tcp);
             let stream = with_deadline(deadline, connecting)
                 .await

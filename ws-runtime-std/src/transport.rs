@@ -36,8 +36,7 @@ impl Transport {
         config: Arc<rustls::ClientConfig>,
         server_name: &str,
     ) -> io::Result<Self> {
-        let name = rustls::pki_types::ServerName::try_from(server_name.to_owned())
-            .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+        let name = ws_adapter::tls::server_name(server_name)?;
         let tls = rustls::ClientConnection::new(config, name).map_err(io::Error::other)?;
         Ok(Transport {
             tcp,

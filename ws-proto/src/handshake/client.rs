@@ -247,8 +247,9 @@ impl ClientHandshake {
     /// The request is `GET {resource} HTTP/1.1` with `Host`, `Upgrade: websocket`,
     /// `Connection: Upgrade`, `Sec-WebSocket-Key`, `Sec-WebSocket-Version: 13`, then `Origin`,
     /// `Sec-WebSocket-Protocol`, `Sec-WebSocket-Extensions` (the permessage-deflate offer of
-    /// [`Config::compression`]) and `Cookie` when set, then the extra headers. Fails if the
-    /// builder was given invalid input.
+    /// [`Config::compression`]) and `Cookie` when set, `Authorization: Basic` for credentials
+    /// in the URL (`ws://user:pass@host/`) unless an `Authorization` header was given, then the
+    /// extra headers. Fails if the builder was given invalid input.
     pub fn new(
         request: ClientRequest,
         config: Config,
@@ -283,6 +284,13 @@ impl ClientHandshake {
         }
         if let Some(cookie) = &request.cookie {
             line("Cookie", cookie);
+        }
+        // The URL's userinfo goes as HTTP Basic credentials (RFC 7617), as browsers, Node `ws`
+        // and Python `websockets` send it, unless the caller set `Authorization` itself.
+        if let Some(authorization) = request.url.basic_authorization()
+            && !request.headers.contains("Authorization")
+        {
+            line("Authorization", &authorization);
         }
         for (name, value) in request.headers.iter() {
             line(name, value);

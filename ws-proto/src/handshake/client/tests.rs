@@ -799,3 +799,22 @@ proptest::proptest! {
         proptest::prop_assert_eq!(drive(&input, &cuts), drive(&input, &[]));
     }
 }
+
+#[test]
+fn url_credentials_go_as_basic_authorization_unless_one_is_given() {
+    let head = |request: ClientRequest| String::from_utf8(client(request).output().to_vec());
+    let request = ClientRequest::new(url("ws://Aladdin:open%20sesame@example.com/chat"));
+    let sent = head(request.clone()).expect("ASCII request");
+    assert!(
+        sent.contains("\r\nAuthorization: Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ==\r\n"),
+        "{sent}"
+    );
+    assert!(sent.contains("\r\nHost: example.com\r\n"), "{sent}");
+    assert!(!sent.contains("Aladdin"), "{sent}");
+    let explicit = request.with_header("authorization", "Bearer t");
+    let sent = head(explicit).expect("ASCII request");
+    assert_eq!(sent.matches("uthorization:").count(), 1, "{sent}");
+    assert!(sent.contains("\r\nauthorization: Bearer t\r\n"), "{sent}");
+    let none = head(ClientRequest::new(url("ws://example.com/"))).expect("ASCII request");
+    assert!(!none.contains("Authorization"), "{none}");
+}

@@ -696,7 +696,10 @@ fn timeouts() {
     let config = Config::default().with_handshake_timeout(Duration::MAX);
     let hs = ServerHandshake::with_config(config, base);
     let far = hs.poll_timeout().expect("a deadline");
-    assert!(far > base + Duration::from_secs(10 * 365 * 24 * 3600), "{far:?}");
+    assert!(
+        far > base + Duration::from_secs(10 * 365 * 24 * 3600),
+        "{far:?}"
+    );
 }
 
 /// A complete head's validation result and leftover.
