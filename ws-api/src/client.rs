@@ -202,13 +202,18 @@ impl WebSocket {
         self.send(Data::object(value)?)
     }
 
-    /// 4D: `.terminate()`. Closes with 1000.
+    /// 4D: `.terminate()`. Closes with 1000; see [`terminate_with`](Self::terminate_with).
     pub fn terminate(&self) -> Result<(), Error> {
         self.terminate_with(1000, "")
     }
 
     /// 4D: `.terminate(code; reason)`. The code must be 1000 or 3000–4999; otherwise an error
     /// and nothing is sent.
+    ///
+    /// Starts the close handshake and returns at once. `on_terminate` follows when the server
+    /// answers, or, if it never does, after the close timeout ([`Config::close_timeout`] of
+    /// [`ClientOptions::config`], 5 s by default) with 1006; [`wait_closed`](Self::wait_closed)
+    /// waits for it.
     pub fn terminate_with(&self, code: u16, reason: &str) -> Result<(), Error> {
         self.inner.channel.terminate(code, reason)
     }

@@ -377,8 +377,12 @@ impl WebSocketServer {
 
     /// 4D: `.terminate({timeout})`. Stops accepting connections, then:
     ///
-    /// * `None`: a close handshake (1001) with every peer, waiting for each to end;
-    /// * `Some(t)`: the same, but sockets still open after `t` are destroyed;
+    /// * `None`: a close handshake (1001) with every peer, waiting for each to end. A peer that
+    ///   never answers is disconnected after the close timeout, [`Config::close_timeout`] of
+    ///   [`ServerOptions::config`] (5 s by default), and its `on_terminate` sees 1006: so
+    ///   `None` ends within about that long, however the peers behave;
+    /// * `Some(t)`: the same, but sockets still open after `t` are destroyed (the close
+    ///   timeout still ends a silent peer first when it is shorter than `t`);
     /// * `Some(Duration::ZERO)`: every socket is destroyed at once, with no Close frame and
     ///   no FIN.
     ///
@@ -581,13 +585,17 @@ impl WebSocketConnection {
         self.send(Data::object(value)?)
     }
 
-    /// 4D: `.terminate()`. Closes with 1000.
+    /// 4D: `.terminate()`. Closes with 1000; see [`terminate_with`](Self::terminate_with).
     pub fn terminate(&self) -> Result<(), Error> {
         self.terminate_with(1000, "")
     }
 
     /// 4D: `.terminate(code; message)`. The code must be 1000 or 3000–4999 (DESIGN settles 4D's
     /// "> 3000" wording like the client's rule); otherwise an error and nothing is sent.
+    ///
+    /// Starts the close handshake and returns at once. `on_terminate` follows when the client
+    /// answers, or, if it never does, after the close timeout ([`Config::close_timeout`] of
+    /// [`ServerOptions::config`], 5 s by default) with 1006.
     pub fn terminate_with(&self, code: u16, reason: &str) -> Result<(), Error> {
         self.inner.channel.terminate(code, reason)
     }
