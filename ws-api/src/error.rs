@@ -27,7 +27,12 @@ pub enum Error {
     /// [`WebSocketServer::new`](crate::WebSocketServer::new) needs a web server to live on
     /// ([`ServerOptions::web_server`](crate::ServerOptions::web_server)).
     NoWebServer,
-    /// A socket could not be opened or bound.
+    /// The web server could not listen on its address (in use, not permitted, ...). The
+    /// message names the address; [`BindError::addr`](crate::BindError::addr) and
+    /// [`BindError::kind`](crate::BindError::kind) give it and the kind of the system's error,
+    /// which is this error's `source()`.
+    Bind(ws_adapter::BindError),
+    /// A socket could not be opened, or a thread started.
     Io(std::io::Error),
 }
 
@@ -48,6 +53,7 @@ impl fmt::Display for Error {
                 "a WebSocketServer lives on a WebServer: set ServerOptions::web_server, or use \
                  WebSocketServer::listen",
             ),
+            Error::Bind(e) => write!(f, "{e}"),
             Error::Io(e) => write!(f, "{e}"),
         }
     }
@@ -58,6 +64,7 @@ impl std::error::Error for Error {
         match self {
             Error::InvalidUrl(e) => Some(e),
             Error::Json(e) => Some(e),
+            Error::Bind(e) => Some(e.io_error()),
             Error::Io(e) => Some(e),
             _ => None,
         }

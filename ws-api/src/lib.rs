@@ -80,7 +80,7 @@ pub use server::{
 };
 pub use status::Status;
 pub use web_server::{HttpHandler, WebServer, WebServerOptions};
-pub use ws_adapter::DEFAULT_MAX_CONNECTIONS;
+pub use ws_adapter::{BindError, ConnectError, DEFAULT_MAX_CONNECTIONS, TcpConnectError};
 pub use ws_proto::handshake::{Headers, Response};
 pub use ws_proto::{Config, DeflateConfig};
 

@@ -6,7 +6,7 @@ use std::net::{SocketAddr, TcpListener, ToSocketAddrs};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, RwLock, Weak};
 
-use ws_adapter::{ConnectionLimit, DEFAULT_MAX_CONNECTIONS};
+use ws_adapter::{BindError, ConnectionLimit, DEFAULT_MAX_CONNECTIONS};
 use ws_proto::Config;
 use ws_proto::handshake::{Request, Response};
 
@@ -178,9 +178,11 @@ struct WebInner {
 }
 
 impl WebServer {
-    /// Binds and starts serving.
+    /// Binds and starts serving. An address that cannot be bound (in use, not permitted) is
+    /// [`Error::Bind`], naming it.
     pub fn start(options: WebServerOptions) -> Result<WebServer, Error> {
-        let listener = TcpListener::bind(options.addr)?;
+        let listener = TcpListener::bind(options.addr)
+            .map_err(|e| Error::Bind(BindError::new(options.addr, e)))?;
         let addr = listener.local_addr()?;
         let inner = Arc::new(WebInner {
             addr,

@@ -252,6 +252,8 @@ fn connect_failures_reach_the_handler_without_on_open() {
     assert!(ws.wait_closed(WAIT));
     let lines = clog.lines();
     assert!(lines[0].starts_with("error 2 ws-net"), "{lines:?}");
+    // The message says where the connect went, like Node's ws and Python's websockets.
+    assert!(lines[0].contains(&format!("TCP connect to 127.0.0.1:{port} failed: ")), "{lines:?}");
     assert_eq!(lines[1], "terminate 1006  Closed");
     assert!(matches!(ws.send("x"), Err(Error::Closed)));
 
