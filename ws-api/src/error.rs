@@ -39,6 +39,10 @@ pub enum Error {
     /// [`WebSocketServer::new`](crate::WebSocketServer::new) needs a web server to live on
     /// ([`ServerOptions::web_server`](crate::ServerOptions::web_server)).
     NoWebServer,
+    /// The web server already runs a WebSocket server on this path (`None`: a server without
+    /// a path, answering every path no other server claims). A web server has at most one
+    /// WebSocket server per path; the path is free again once that server is terminated.
+    PathInUse(Option<String>),
     /// The web server could not listen on its address (in use, not permitted, ...). The
     /// message names the address; [`BindError::addr`](crate::BindError::addr) and
     /// [`BindError::kind`](crate::BindError::kind) give it and the kind of the system's error,
@@ -66,6 +70,16 @@ impl fmt::Display for Error {
             Error::NoWebServer => f.write_str(
                 "a WebSocketServer lives on a WebServer: set ServerOptions::web_server, or use \
                  WebSocketServer::listen",
+            ),
+            Error::PathInUse(Some(path)) => {
+                write!(
+                    f,
+                    "a WebSocket server already serves the path {path} on this web server"
+                )
+            }
+            Error::PathInUse(None) => f.write_str(
+                "a WebSocket server without a path (answering every path) already runs on this \
+                 web server",
             ),
             Error::Bind(e) => write!(f, "{e}"),
             Error::Io(e) => write!(f, "{e}"),

@@ -20,7 +20,8 @@
 //! Decisions 4D's documentation leaves open, settled as the repository's `ARCHITECTURE.md`
 //! says: a refused connection gets HTTP 403 before any upgrade (or the status set with
 //! [`ConnectionEvent::refuse_with`]);
-//! `path` matches the request path exactly (no path: every path); ids are unique in the
+//! `path` matches the request path exactly (no path: every path), one running server per path
+//! on a web server (a second is [`Error::PathInUse`]); ids are unique in the
 //! process, increasing and never reused; `text` delivers binary frames as blobs, `object` parses
 //! JSON and answers a non-JSON message with `on_error` and a 1007 close; `terminate` codes must
 //! be 1000 or 3000–4999 on both sides; sends never block (a full output queue is an

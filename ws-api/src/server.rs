@@ -90,7 +90,8 @@ pub trait ConnectionHandler: Any + Send + Sync {
 #[non_exhaustive]
 pub struct ServerOptions {
     /// 4D: `path`. The exact request path this server answers; `None` answers every path not
-    /// claimed by another server.
+    /// claimed by another server. A web server runs one WebSocket server per path (and one
+    /// without a path): [`WebSocketServer::new`] refuses a second with [`Error::PathInUse`].
     pub path: Option<String>,
     /// 4D: `dataType`.
     pub data_type: DataType,
@@ -272,12 +273,16 @@ struct ServerState {
 impl WebSocketServer {
     /// 4D: `4D.WebSocketServer.new(handler; options)`. Creates the server on
     /// `options.web_server` and starts it: `on_open` is called before this returns.
+    ///
+    /// A web server holds one WebSocket server per path: when a running one already has
+    /// `options.path` (or, without a path, when one without a path runs), this fails with
+    /// [`Error::PathInUse`] and `on_open` is not called.
     pub fn new(
         handler: impl WebSocketServerHandler,
         options: ServerOptions,
     ) -> Result<Self, Error> {
         let web_server = options.web_server.clone().ok_or(Error::NoWebServer)?;
-        Ok(Self::start(Box::new(handler), options, web_server, false))
+        Self::start(Box::new(handler), options, web_server, false)
     }
 
     /// Starts a [`WebServer`] of its own on `addr` (default runtime, plain `ws://`) and the
@@ -288,7 +293,7 @@ impl WebSocketServer {
         options: ServerOptions,
     ) -> Result<Self, Error> {
         let web_server = WebServer::start(WebServerOptions::new().addr(addr)?)?;
-        Ok(Self::start(Box::new(handler), options, web_server, true))
+        Self::start(Box::new(handler), options, web_server, true)
     }
 
     fn start(
@@ -296,7 +301,7 @@ impl WebSocketServer {
         options: ServerOptions,
         web_server: WebServer,
         owns_web_server: bool,
-    ) -> Self {
+    ) -> Result<Self, Error> {
         let server = WebSocketServer {
             inner: Arc::new(ServerInner {
                 handler,
@@ -319,11 +324,11 @@ impl WebSocketServer {
                 terminated: AtomicBool::new(false),
             }),
         };
-        web_server.add(server.clone());
+        web_server.add(server.clone())?;
         if let Err(panic) = guard(|| server.inner.handler.on_open(&server, ServerEvent::open())) {
             server.report_error(ErrorEvent::one(ErrorInfo::panicked("on_open", &panic)));
         }
-        server
+        Ok(server)
     }
 
     /// 4D: `.connections`. The open connections, oldest first. A closed connection has status

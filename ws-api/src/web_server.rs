@@ -239,12 +239,19 @@ impl WebServer {
         drop(handle);
     }
 
-    pub(crate) fn add(&self, server: WebSocketServer) {
-        self.inner
+    /// Routes `server`'s path to it, unless a running server already has that path: the
+    /// first would win every request and the second take over when it ends, unseen.
+    pub(crate) fn add(&self, server: WebSocketServer) -> Result<(), Error> {
+        let mut servers = self
+            .inner
             .servers
             .write()
-            .unwrap_or_else(|p| p.into_inner())
-            .push(server);
+            .unwrap_or_else(|p| p.into_inner());
+        if servers.iter().any(|s| s.path() == server.path()) {
+            return Err(Error::PathInUse(server.path().map(str::to_owned)));
+        }
+        servers.push(server);
+        Ok(())
     }
 
     pub(crate) fn remove(&self, server: &WebSocketServer) {

@@ -1,5 +1,5 @@
 //! What ws-api's errors say: a failure names what failed (the address that could not be bound,
-//! the address a client could not reach) and keeps its typed cause. Every scenario touching a
+//! the address a client could not reach, the path already served) and keeps its typed cause. Every scenario touching a
 //! runtime is a `fn(Runtime)` run once per runtime by `on_both_runtimes!`.
 
 #![cfg(any(feature = "std", feature = "smol"))]
@@ -11,10 +11,15 @@ mod support;
 use std::error::Error as _;
 use std::io;
 use std::net::TcpListener;
+use std::sync::Arc;
 
+use support::*;
 use ws_api::*;
 
-on_both_runtimes!(a_web_server_on_a_used_port_names_the_address);
+on_both_runtimes!(
+    a_web_server_on_a_used_port_names_the_address,
+    a_second_server_on_a_served_path_is_refused_naming_the_path,
+);
 
 /// Refuses every connection: these tests never get that far.
 struct Refuse;
@@ -74,4 +79,55 @@ fn the_runtimes_listeners_name_a_used_address() {
         let bind = error.get_ref().and_then(|e| e.downcast_ref::<BindError>());
         assert_eq!(bind.map(BindError::addr), Some(addr));
     }
+}
+
+fn a_second_server_on_a_served_path_is_refused_naming_the_path(runtime: Runtime) {
+    let web = WebServer::start(
+        WebServerOptions::new()
+            .addr("127.0.0.1:0")
+            .unwrap()
+            .runtime(runtime),
+    )
+    .unwrap();
+    let on = |log: &Arc<Log>, path: Option<&str>| {
+        let options = ServerOptions::new().web_server(&web);
+        let options = match path {
+            Some(path) => options.path(path),
+            None => options,
+        };
+        WebSocketServer::new(TestServer::new(log), options)
+    };
+    let (first_log, second_log) = (Log::new(), Log::new());
+    let first = on(&first_log, Some("/chat")).unwrap();
+    let error = on(&second_log, Some("/chat")).expect_err("/chat is served");
+    assert!(
+        matches!(&error, Error::PathInUse(Some(path)) if path == "/chat"),
+        "{error:?}"
+    );
+    assert!(error.to_string().contains("/chat"), "{error}");
+    assert!(
+        second_log.lines().is_empty(),
+        "a refused server never starts: {:?}",
+        second_log.lines()
+    );
+
+    // One server without a path, too; other paths are free.
+    let _every = on(&Log::new(), None).unwrap();
+    let error = on(&Log::new(), None).expect_err("a server without a path runs");
+    assert!(matches!(error, Error::PathInUse(None)), "{error:?}");
+    let _other = on(&Log::new(), Some("/other")).unwrap();
+
+    // The first server still answers its path.
+    let client_log = Log::new();
+    let ws =
+        WebSocket::with_runtime(&web.ws_url("/chat"), Recorder::new(&client_log), runtime).unwrap();
+    assert!(ws.wait_open(WAIT));
+    first_log.wait_prefix("connection url=/chat");
+    assert!(second_log.lines().is_empty());
+
+    // Once it is terminated, the path is free again.
+    first.terminate(None);
+    assert!(first.wait_terminated(WAIT));
+    let _again = on(&second_log, Some("/chat")).unwrap();
+    second_log.wait_line("server open");
 }
