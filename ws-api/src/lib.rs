@@ -14,7 +14,7 @@
 //! | `4D.WebSocketServer.new(handler; options)` | [`WebSocketServer::new`] on a [`WebServer`], or [`WebSocketServer::listen`] |
 //! | `.connections`, `.dataType`, `.handler`, `.path`, `.terminated`, `.terminate({timeout})` | [`WebSocketServer::connections`], ..., [`WebSocketServer::terminate`] |
 //! | `onConnection`, `onOpen`, `onTerminate`, `onError` | [`WebSocketServerHandler`] |
-//! | `4D.WebSocketConnection`: `.handler`, `.id`, `.status`, `.send()`, `.terminate()`, `.wss` | [`WebSocketConnection`] |
+//! | `4D.WebSocketConnection`: `.handler`, `.id`, `.status`, `.send()`, `.terminate()`, `.wss` | [`WebSocketConnection`] (+ [`send_prepared`](WebSocketConnection::send_prepared): one encoding for many connections, from [`Data::prepare`]) |
 //! | connection handler `onMessage`, `onOpen`, `onError`, `onTerminate` | [`ConnectionHandler`] |
 //!
 //! Decisions 4D's documentation leaves open, settled as the repository's `ARCHITECTURE.md`
@@ -83,7 +83,7 @@ pub use status::Status;
 pub use web_server::{HttpHandler, WebServer, WebServerOptions};
 pub use ws_adapter::{BindError, ConnectError, DEFAULT_MAX_CONNECTIONS, TcpConnectError};
 pub use ws_proto::handshake::{Headers, Response};
-pub use ws_proto::{Config, DeflateConfig};
+pub use ws_proto::{Config, DeflateConfig, PreparedMessage};
 
 use std::time::Duration;
 

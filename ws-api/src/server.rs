@@ -370,7 +370,9 @@ impl WebSocketServer {
 
     /// Sends `data` to every open connection, encoding the frame once; `except` skips one
     /// connection (typically the sender). Returns how many connections it was queued on
-    /// (connections whose output queue is full are skipped).
+    /// (connections whose output queue is full are skipped). To choose the connections
+    /// yourself, [`Data::prepare`] the message and
+    /// [`send_prepared`](WebSocketConnection::send_prepared) it to each.
     pub fn broadcast(&self, data: impl Into<Data>, except: Option<u64>) -> usize {
         let prepared = data.into().prepare();
         self.connections()
@@ -588,6 +590,25 @@ impl WebSocketConnection {
     /// Sends any serializable value as JSON text.
     pub fn send_object<T: serde::Serialize + ?Sized>(&self, value: &T) -> Result<(), Error> {
         self.send(Data::object(value)?)
+    }
+
+    /// Sends a message encoded once by [`Data::prepare`]: the same message to many
+    /// connections costs one encoding (and one compression) instead of one each, and large
+    /// payloads are queued without copying. Fails like [`send`](Self::send).
+    ///
+    /// ```
+    /// use ws_api::*;
+    ///
+    /// /// Sends the same score to the given players.
+    /// fn send_score(players: &[WebSocketConnection], score: serde_json::Value) {
+    ///     let message = Data::from(score).prepare();
+    ///     for player in players {
+    ///         let _ = player.send_prepared(&message);
+    ///     }
+    /// }
+    /// ```
+    pub fn send_prepared(&self, message: &crate::PreparedMessage) -> Result<(), Error> {
+        self.inner.channel.send_prepared(message)
     }
 
     /// 4D: `.terminate()`. Closes with 1000; see [`terminate_with`](Self::terminate_with).
