@@ -25,7 +25,10 @@
 //! process, increasing and never reused; `text` delivers binary frames as blobs, `object` parses
 //! JSON and answers a non-JSON message with `on_error` and a 1007 close; `terminate` codes must
 //! be 1000 or 3000–4999 on both sides; sends never block (a full output queue is an
-//! [`Error::OutputFull`]).
+//! [`Error::OutputFull`]). What the program holds runs: dropping the last handle it owns closes
+//! a [`WebSocket`] with 1001, terminates a [`WebSocketServer`] and stops a [`WebServer`] no
+//! WebSocket server runs on, while the handles lent to callbacks keep nothing running (each
+//! type's "Lifetime" section says more).
 //!
 //! ```no_run
 //! use ws_api::*;
@@ -58,6 +61,7 @@ mod data;
 mod dispatch;
 mod error;
 mod events;
+mod hold;
 mod ids;
 mod link;
 mod origin;

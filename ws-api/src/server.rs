@@ -10,6 +10,7 @@ use ws_proto::handshake::Accept;
 use ws_proto::{CloseCode, Config};
 
 use crate::dispatch::{Dispatcher, Endpoint, Panicked, Session, guard, log_panic};
+use crate::hold::Hold;
 use crate::ids::next_id;
 use crate::link::{Channel, Link};
 use crate::origin::OriginPolicy;
@@ -240,9 +241,27 @@ impl ServerOptions {
 
 /// A WebSocket server (4D: `4D.WebSocketServer`): handles the upgrade requests for its `path`
 /// on a [`WebServer`]. Cheap to clone; every clone is the same server.
+///
+/// # Lifetime
+///
+/// The server runs as long as the program holds it, as a 4D server runs as long as the worker
+/// that keeps it in a variable: when the last handle returned by [`new`](Self::new) or
+/// [`listen`](Self::listen), or a clone of one, is dropped, the server is terminated as by
+/// [`terminate(None)`](Self::terminate): it stops taking connections, closes each with 1001,
+/// and its callbacks still come (every connection's `on_terminate`, then its own).
+///
+/// The handles lent to callbacks (`on_connection`'s `server`, [`WebSocketConnection::wss`],
+/// ...) and their clones do not keep it running: a handler may keep one without keeping its
+/// own server alive. While it runs, the server keeps its [`WebServer`] listening, so the
+/// handle [`WebServer::start`] returned need not be kept too.
 #[derive(Clone)]
+#[must_use = "dropping the last handle to a WebSocketServer terminates it"]
 pub struct WebSocketServer {
     inner: Arc<ServerInner>,
+    /// Present in the handles the program owns, absent in the ones lent to callbacks and kept
+    /// by the crate (see [`crate::hold`]); held for its drop, never read.
+    #[allow(dead_code)]
+    hold: Option<Arc<Hold>>,
 }
 
 struct ServerInner {
@@ -253,7 +272,10 @@ struct ServerInner {
     subprotocols: Vec<String>,
     origins: OriginPolicy,
     json_limits: JsonLimits,
+    /// Lent: keeps no hold on the web server.
     web_server: WebServer,
+    /// Keeps the web server listening while this server runs; released by `terminate`.
+    web_hold: Mutex<Option<Arc<Hold>>>,
     /// A web server started by [`WebSocketServer::listen`] stops with this server.
     owns_web_server: bool,
     state: Mutex<ServerState>,
@@ -286,7 +308,8 @@ impl WebSocketServer {
     }
 
     /// Starts a [`WebServer`] of its own on `addr` (default runtime, plain `ws://`) and the
-    /// WebSocket server on it. The web server stops with [`terminate`](Self::terminate).
+    /// WebSocket server on it. The web server stops with [`terminate`](Self::terminate), or
+    /// when the last handle to this server is dropped.
     pub fn listen(
         addr: impl ToSocketAddrs,
         handler: impl WebSocketServerHandler,
@@ -303,6 +326,7 @@ impl WebSocketServer {
         owns_web_server: bool,
     ) -> Result<Self, Error> {
         let server = WebSocketServer {
+            hold: None,
             inner: Arc::new(ServerInner {
                 handler,
                 path: options.path,
@@ -313,7 +337,8 @@ impl WebSocketServer {
                 subprotocols: options.subprotocols,
                 origins: options.origins,
                 json_limits: options.json_limits,
-                web_server: web_server.clone(),
+                web_server: web_server.lent(),
+                web_hold: Mutex::new(web_server.keep_running()),
                 owns_web_server,
                 state: Mutex::new(ServerState {
                     connections: Vec::new(),
@@ -328,7 +353,20 @@ impl WebSocketServer {
         if let Err(panic) = guard(|| server.inner.handler.on_open(&server, ServerEvent::open())) {
             server.report_error(ErrorEvent::one(ErrorInfo::panicked("on_open", &panic)));
         }
-        Ok(server)
+        let release = server.clone();
+        Ok(WebSocketServer {
+            inner: server.inner,
+            hold: Some(Hold::new(move || release.terminate(None))),
+        })
+    }
+
+    /// A handle to lend (to callbacks, to connections, to the web server's routes): it does
+    /// not keep the server running.
+    fn lent(&self) -> WebSocketServer {
+        WebSocketServer {
+            inner: Arc::clone(&self.inner),
+            hold: None,
+        }
     }
 
     /// 4D: `.connections`. The open connections, oldest first. A closed connection has status
@@ -363,7 +401,8 @@ impl WebSocketServer {
         self.inner.terminated.load(Ordering::SeqCst)
     }
 
-    /// The web server this server lives on.
+    /// The web server this server lives on. The handle is lent: it does not keep the web
+    /// server listening (this server does, while it runs).
     pub fn web_server(&self) -> &WebServer {
         &self.inner.web_server
     }
@@ -403,6 +442,14 @@ impl WebSocketServer {
         if self.inner.owns_web_server {
             self.inner.web_server.stop();
         }
+        // The web server stops too if nothing else holds it.
+        let web_hold = self
+            .inner
+            .web_hold
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        drop(web_hold);
         let connections = self.connections();
         for conn in &connections {
             if timeout == Some(Duration::ZERO) {
@@ -446,8 +493,8 @@ impl WebSocketServer {
             fire
         };
         if fire {
-            let handler = &self.inner.handler;
-            if let Err(panic) = guard(|| handler.on_terminate(self, ServerEvent::terminate())) {
+            let (handler, lent) = (&self.inner.handler, self.lent());
+            if let Err(panic) = guard(|| handler.on_terminate(&lent, ServerEvent::terminate())) {
                 log_panic("on_terminate", &self.label(), &panic);
             }
             self.inner.changed.notify_all();
@@ -494,7 +541,7 @@ impl WebSocketServer {
             inner: Arc::new(ConnInner {
                 id: next_id(),
                 handler,
-                server: self.clone(),
+                server: self.lent(),
                 data_type: self.inner.data_type,
                 channel: Channel::new(),
                 request: event.request,
@@ -510,7 +557,8 @@ impl WebSocketServer {
 
     /// Calls the server's `on_error`; a panic there goes to stderr.
     pub(crate) fn report_error(&self, event: ErrorEvent) {
-        if let Err(panic) = guard(|| self.inner.handler.on_error(self, event)) {
+        let lent = self.lent();
+        if let Err(panic) = guard(|| self.inner.handler.on_error(&lent, event)) {
             log_panic("on_error", &self.label(), &panic);
         }
     }
@@ -571,7 +619,8 @@ impl WebSocketConnection {
         handler.downcast_ref::<T>()
     }
 
-    /// 4D: `.wss`. The server this connection belongs to.
+    /// 4D: `.wss`. The server this connection belongs to, lent: the handle (and its clones)
+    /// does not keep the server running.
     pub fn wss(&self) -> &WebSocketServer {
         &self.inner.server
     }
