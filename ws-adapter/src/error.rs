@@ -3,6 +3,7 @@
 
 use std::fmt;
 use std::io;
+use std::net::SocketAddr;
 
 use ws_proto::Error as CoreError;
 use ws_proto::handshake::{Accept, HandshakeError, Response, UrlError};
@@ -17,8 +18,9 @@ pub enum ConnectError {
     Request(HandshakeError),
     /// The host name did not resolve.
     Dns(io::Error),
-    /// No TCP connection could be made to any resolved address (the last error).
-    Tcp(io::Error),
+    /// No TCP connection could be made to any resolved address: the host and port, the last
+    /// address tried and its error (`kind()` and the `io::Error` as `source()`).
+    Tcp(TcpConnectError),
     /// The TLS handshake failed.
     Tls(io::Error),
     /// The server answered the upgrade request with another status than 101: its status,
@@ -36,7 +38,7 @@ impl fmt::Display for ConnectError {
             ConnectError::Url(e) => write!(f, "invalid URL: {e}"),
             ConnectError::Request(e) => write!(f, "invalid request: {e}"),
             ConnectError::Dns(e) => write!(f, "DNS lookup failed: {e}"),
-            ConnectError::Tcp(e) => write!(f, "TCP connect failed: {e}"),
+            ConnectError::Tcp(e) => write!(f, "{e}"),
             ConnectError::Tls(e) => write!(f, "TLS handshake failed: {e}"),
             ConnectError::Rejected(r) => {
                 write!(f, "server answered HTTP {} {}", r.status, r.reason)
@@ -50,14 +52,156 @@ impl fmt::Display for ConnectError {
 impl std::error::Error for ConnectError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            ConnectError::Dns(e)
-            | ConnectError::Tcp(e)
-            | ConnectError::Tls(e)
-            | ConnectError::Io(e) => Some(e),
+            ConnectError::Dns(e) | ConnectError::Tls(e) | ConnectError::Io(e) => Some(e),
+            ConnectError::Tcp(e) => Some(e.io_error()),
             ConnectError::Request(e) | ConnectError::Handshake(e) => Some(e),
             ConnectError::Url(e) => Some(e),
             ConnectError::Rejected(_) => None,
         }
+    }
+}
+
+/// A TCP connect that failed ([`ConnectError::Tcp`]): the host and port of the URL, the
+/// resolved address tried last, and the system's error. Its message names all three, e.g.
+/// `TCP connect to localhost:9 (127.0.0.1:9) failed: Connection refused (os error 111)`, like
+/// Node's `ws` and Python's `websockets` do.
+#[derive(Debug)]
+pub struct TcpConnectError {
+    host: String,
+    port: u16,
+    addr: Option<SocketAddr>,
+    source: io::Error,
+}
+
+impl TcpConnectError {
+    /// A failed connect to `host`:`port` (as the URL names them), whose address `addr` (the
+    /// last one tried; `None` when none was) failed with `source`.
+    pub fn new(host: &str, port: u16, addr: Option<SocketAddr>, source: io::Error) -> Self {
+        TcpConnectError {
+            host: host.to_owned(),
+            port,
+            addr,
+            source,
+        }
+    }
+
+    /// The host of the URL: a name, or an address literal (an IPv6 one without brackets).
+    pub fn host(&self) -> &str {
+        &self.host
+    }
+
+    /// The port connected to.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The resolved address tried last, whose error this is; `None` when no address was tried.
+    pub fn addr(&self) -> Option<SocketAddr> {
+        self.addr
+    }
+
+    /// The kind of the system's error (`ConnectionRefused`, `TimedOut`, ...).
+    pub fn kind(&self) -> io::ErrorKind {
+        self.source.kind()
+    }
+
+    /// The system's error.
+    pub fn io_error(&self) -> &io::Error {
+        &self.source
+    }
+}
+
+impl fmt::Display for TcpConnectError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let target = if self.host.contains(':') {
+            format!("[{}]:{}", self.host, self.port)
+        } else {
+            format!("{}:{}", self.host, self.port)
+        };
+        f.write_str("TCP connect to ")?;
+        f.write_str(&target)?;
+        // A name says which of its addresses failed; an address literal already did.
+        if let Some(addr) = self.addr.filter(|addr| addr.to_string() != target) {
+            write!(f, " ({addr})")?;
+        }
+        write!(f, " failed: {}", self.source)
+    }
+}
+
+impl std::error::Error for TcpConnectError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.source)
+    }
+}
+
+/// A listener that could not be bound: the address, and the system's error. Its message names
+/// the address, e.g. `cannot listen on 127.0.0.1:8080: Address already in use (os error 98)`.
+///
+/// The runtimes' `Server::bind` return it inside an [`io::Error`] of the same
+/// [`kind`](io::Error::kind) (`AddrInUse`, `PermissionDenied`, ...), whose message is this one
+/// and whose `source()` is the system's error; [`io::Error::get_ref`] and a downcast give this
+/// value back.
+#[derive(Debug)]
+pub struct BindError {
+    addr: SocketAddr,
+    source: io::Error,
+}
+
+impl BindError {
+    /// Binding `addr` failed with `source`.
+    pub fn new(addr: SocketAddr, source: io::Error) -> Self {
+        BindError { addr, source }
+    }
+
+    /// The address that could not be bound.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The kind of the system's error (`AddrInUse`, `PermissionDenied`, ...).
+    pub fn kind(&self) -> io::ErrorKind {
+        self.source.kind()
+    }
+
+    /// The system's error.
+    pub fn io_error(&self) -> &io::Error {
+        &self.source
+    }
+
+    /// Binds the first of `addrs` that `bind` accepts (what `TcpListener::bind` does with
+    /// several addresses); when none does, the error of the last one tried, naming its
+    /// address.
+    pub fn bind_first<L>(
+        addrs: impl IntoIterator<Item = SocketAddr>,
+        mut bind: impl FnMut(SocketAddr) -> io::Result<L>,
+    ) -> io::Result<L> {
+        let mut last = io::Error::new(io::ErrorKind::InvalidInput, "no address to bind to");
+        for addr in addrs {
+            match bind(addr) {
+                Ok(listener) => return Ok(listener),
+                Err(e) => last = BindError::new(addr, e).into(),
+            }
+        }
+        Err(last)
+    }
+}
+
+impl fmt::Display for BindError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "cannot listen on {}: {}", self.addr, self.source)
+    }
+}
+
+impl std::error::Error for BindError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.source)
+    }
+}
+
+impl From<BindError> for io::Error {
+    /// An `io::Error` of the same kind that carries the address in its message.
+    fn from(error: BindError) -> Self {
+        io::Error::new(error.kind(), error)
     }
 }
 
@@ -188,5 +332,68 @@ impl From<TrySendError> for SendError {
             TrySendError::Invalid(e) => SendError::Invalid(e),
             TrySendError::Full | TrySendError::Closed => SendError::Closed,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::error::Error as _;
+    use std::net::TcpListener;
+
+    use super::*;
+
+    #[test]
+    fn a_tcp_connect_error_names_the_host_port_and_address_tried() {
+        let refused = || io::Error::from(io::ErrorKind::ConnectionRefused);
+        let addr = SocketAddr::from(([127, 0, 0, 1], 9));
+        let named = ConnectError::Tcp(TcpConnectError::new("localhost", 9, Some(addr), refused()));
+        let message = named.to_string();
+        assert!(
+            message.starts_with("TCP connect to localhost:9 (127.0.0.1:9) failed: "),
+            "{message}"
+        );
+        let source = named.source().and_then(|s| s.downcast_ref::<io::Error>());
+        assert_eq!(
+            source.map(io::Error::kind),
+            Some(io::ErrorKind::ConnectionRefused)
+        );
+
+        // An address literal is not repeated; an IPv6 one is bracketed.
+        let literal = TcpConnectError::new("127.0.0.1", 9, Some(addr), refused());
+        assert!(
+            literal
+                .to_string()
+                .starts_with("TCP connect to 127.0.0.1:9 failed: ")
+        );
+        let v6 = SocketAddr::from((std::net::Ipv6Addr::LOCALHOST, 9));
+        let literal = TcpConnectError::new("::1", 9, Some(v6), refused());
+        assert!(
+            literal
+                .to_string()
+                .starts_with("TCP connect to [::1]:9 failed: ")
+        );
+        assert_eq!(literal.kind(), io::ErrorKind::ConnectionRefused);
+    }
+
+    #[test]
+    fn binding_a_used_port_names_the_address_and_keeps_the_kind() {
+        let taken = TcpListener::bind("127.0.0.1:0").expect("bind a free port");
+        let addr = taken.local_addr().expect("its address");
+        let error =
+            BindError::bind_first([addr], TcpListener::bind).expect_err("the port is taken");
+        assert_eq!(error.kind(), io::ErrorKind::AddrInUse);
+        let message = error.to_string();
+        assert!(
+            message.starts_with(&format!("cannot listen on {addr}: ")),
+            "{message}"
+        );
+        // The system's error is the source, and the address can be read back.
+        let source = error.source().and_then(|s| s.downcast_ref::<io::Error>());
+        assert!(
+            source.is_some_and(|s| s.raw_os_error().is_some()),
+            "{source:?}"
+        );
+        let bind = error.get_ref().and_then(|e| e.downcast_ref::<BindError>());
+        assert_eq!(bind.map(BindError::addr), Some(addr));
     }
 }

@@ -14,6 +14,8 @@ mod limit;
 pub mod tls;
 
 pub use client::{ClientOptions, Connecting, DEFAULT_CONNECT_TIMEOUT, feed_response, resolve};
-pub use error::{AcceptError, ConnectError, Decision, SendError, TrySendError};
+pub use error::{
+    AcceptError, BindError, ConnectError, Decision, SendError, TcpConnectError, TrySendError,
+};
 pub use handles::{READ_CHUNK, with_read_buffer};
 pub use limit::{AcceptBackoff, ConnectionLimit, DEFAULT_MAX_CONNECTIONS, Permit, overloaded};

@@ -4,12 +4,13 @@ use std::any::Any;
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
-use ws_proto::Config;
 use ws_proto::handshake::WsUrl;
+use ws_proto::{CloseCode, Config};
 
 use crate::dispatch::{Dispatcher, Endpoint, Panicked, guard};
+use crate::hold::Hold;
 use crate::ids::next_id;
-use crate::link::Channel;
+use crate::link::{Channel, Link};
 use crate::runtime::{ClientSpec, Runtime};
 use crate::status::wait_until;
 use crate::{
@@ -60,6 +61,19 @@ pub trait WebSocketHandler: Any + Send + Sync {
 
 /// A client WebSocket (4D: `4D.WebSocket`). Cheap to clone; every clone is the same connection.
 ///
+/// # Lifetime
+///
+/// The connection stays open as long as the program holds it: when the last handle returned
+/// by [`new`](Self::new) (or [`with_runtime`](Self::with_runtime),
+/// [`with_options`](Self::with_options)), or a clone of one, is dropped, the connection is
+/// closed with 1001 "going away" (RFC 6455 §7.4.1: what a browser sends when it leaves a page;
+/// [`terminate`](Self::terminate) sends 1000, "done"). The close handshake then runs in the
+/// background, bounded by the close timeout, and the handler's callbacks still come: `on_open`
+/// if the opening handshake was under way, then `on_terminate`, once.
+///
+/// The handle a callback receives, and its clones, do not keep the connection open: a handler
+/// may keep it (to send later) without keeping its own connection alive.
+///
 /// ```no_run
 /// use ws_api::{MessageEvent, WebSocket, WebSocketHandler};
 ///
@@ -78,8 +92,13 @@ pub trait WebSocketHandler: Any + Send + Sync {
 /// # Ok::<(), ws_api::Error>(())
 /// ```
 #[derive(Clone)]
+#[must_use = "dropping the last handle to a WebSocket closes it"]
 pub struct WebSocket {
     inner: Arc<ClientInner>,
+    /// Present in the handles the program owns, absent in the ones lent to callbacks (see
+    /// [`crate::hold`]); held for its drop, never read.
+    #[allow(dead_code)]
+    hold: Option<Arc<Hold>>,
 }
 
 struct ClientInner {
@@ -98,6 +117,8 @@ struct ClientInner {
 struct Progress {
     opened: bool,
     terminated: bool,
+    /// The program dropped its last handle: close as soon as the connection is open.
+    abandoned: bool,
 }
 
 impl WebSocket {
@@ -143,7 +164,12 @@ impl WebSocket {
             progress: Mutex::new(Progress::default()),
             changed: Condvar::new(),
         });
-        let ws = WebSocket { inner };
+        let lent = WebSocket { inner, hold: None };
+        let release = lent.clone();
+        let ws = WebSocket {
+            inner: Arc::clone(&lent.inner),
+            hold: Some(Hold::new(move || release.going_away())),
+        };
         let spec = ClientSpec {
             url: url.to_owned(),
             headers,
@@ -155,7 +181,7 @@ impl WebSocket {
         };
         options
             .runtime
-            .connect(spec, Box::new(Dispatcher::new(Arc::new(ws.clone()))))?;
+            .connect(spec, Box::new(Dispatcher::new(Arc::new(lent))))?;
         Ok(ws)
     }
 
@@ -202,13 +228,18 @@ impl WebSocket {
         self.send(Data::object(value)?)
     }
 
-    /// 4D: `.terminate()`. Closes with 1000.
+    /// 4D: `.terminate()`. Closes with 1000; see [`terminate_with`](Self::terminate_with).
     pub fn terminate(&self) -> Result<(), Error> {
         self.terminate_with(1000, "")
     }
 
     /// 4D: `.terminate(code; reason)`. The code must be 1000 or 3000–4999; otherwise an error
     /// and nothing is sent.
+    ///
+    /// Starts the close handshake and returns at once. `on_terminate` follows when the server
+    /// answers, or, if it never does, after the close timeout ([`Config::close_timeout`] of
+    /// [`ClientOptions::config`], 5 s by default) with 1006; [`wait_closed`](Self::wait_closed)
+    /// waits for it.
     pub fn terminate_with(&self, code: u16, reason: &str) -> Result<(), Error> {
         self.inner.channel.terminate(code, reason)
     }
@@ -232,6 +263,19 @@ impl WebSocket {
         wait_until(&self.inner.progress, &self.inner.changed, timeout, |p| {
             p.terminated
         })
+    }
+
+    /// The program dropped its last handle: closes with 1001 now if the connection is open,
+    /// or as soon as it opens ([`Endpoint::attach`]).
+    fn going_away(&self) {
+        let mut progress = self
+            .inner
+            .progress
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        progress.abandoned = true;
+        // Under the lock `attach` takes after it set the link: one of the two sees the other.
+        let _ = self.inner.channel.close(CloseCode::GOING_AWAY, "");
     }
 
     fn mark(&self, update: impl FnOnce(&mut Progress)) {
@@ -271,6 +315,19 @@ impl Endpoint for WebSocket {
 
     fn label(&self) -> String {
         format!("WebSocket {} to {}", self.inner.id, self.inner.url)
+    }
+
+    fn attach(&self, link: Arc<dyn Link>) {
+        self.inner.channel.attach(link);
+        let progress = self
+            .inner
+            .progress
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        // Every handle was dropped while the opening handshake was under way.
+        if progress.abandoned {
+            let _ = self.inner.channel.close(CloseCode::GOING_AWAY, "");
+        }
     }
 
     fn on_open(&self) -> Result<(), Panicked> {

@@ -297,7 +297,30 @@ impl Data {
         }
     }
 
-    /// Encodes the message once, to send it on many connections (a broadcast).
+    /// Encodes the message once, to send it on many connections: a text frame for text and
+    /// objects (as JSON), a binary frame for a blob. With permessage-deflate it is also
+    /// compressed once for every connection that compresses each message afresh (the
+    /// default). Send it with [`WebSocketConnection::send_prepared`] to the connections you
+    /// choose; [`WebSocketServer::broadcast`] does the same for every connection.
+    ///
+    /// ```
+    /// use ws_api::*;
+    ///
+    /// /// Tells the connections of one room, encoding the message once.
+    /// fn tell_room(server: &WebSocketServer, room: &str, news: &str) -> usize {
+    ///     let message = Data::from(news).prepare();
+    ///     server
+    ///         .connections()
+    ///         .iter()
+    ///         .filter(|conn| conn.request().query_value("room") == Some(room))
+    ///         // A connection that is closing or not reading is skipped.
+    ///         .filter(|conn| conn.send_prepared(&message).is_ok())
+    ///         .count()
+    /// }
+    /// ```
+    ///
+    /// [`WebSocketConnection::send_prepared`]: crate::WebSocketConnection::send_prepared
+    /// [`WebSocketServer::broadcast`]: crate::WebSocketServer::broadcast
     pub fn prepare(&self) -> PreparedMessage {
         match self {
             Data::Text(text) => PreparedMessage::text(text),

@@ -14,17 +14,21 @@
 //! | `4D.WebSocketServer.new(handler; options)` | [`WebSocketServer::new`] on a [`WebServer`], or [`WebSocketServer::listen`] |
 //! | `.connections`, `.dataType`, `.handler`, `.path`, `.terminated`, `.terminate({timeout})` | [`WebSocketServer::connections`], ..., [`WebSocketServer::terminate`] |
 //! | `onConnection`, `onOpen`, `onTerminate`, `onError` | [`WebSocketServerHandler`] |
-//! | `4D.WebSocketConnection`: `.handler`, `.id`, `.status`, `.send()`, `.terminate()`, `.wss` | [`WebSocketConnection`] |
+//! | `4D.WebSocketConnection`: `.handler`, `.id`, `.status`, `.send()`, `.terminate()`, `.wss` | [`WebSocketConnection`] (+ [`send_prepared`](WebSocketConnection::send_prepared): one encoding for many connections, from [`Data::prepare`]) |
 //! | connection handler `onMessage`, `onOpen`, `onError`, `onTerminate` | [`ConnectionHandler`] |
 //!
 //! Decisions 4D's documentation leaves open, settled as the repository's `ARCHITECTURE.md`
 //! says: a refused connection gets HTTP 403 before any upgrade (or the status set with
 //! [`ConnectionEvent::refuse_with`]);
-//! `path` matches the request path exactly (no path: every path); ids are unique in the
+//! `path` matches the request path exactly (no path: every path), one running server per path
+//! on a web server (a second is [`Error::PathInUse`]); ids are unique in the
 //! process, increasing and never reused; `text` delivers binary frames as blobs, `object` parses
 //! JSON and answers a non-JSON message with `on_error` and a 1007 close; `terminate` codes must
 //! be 1000 or 3000–4999 on both sides; sends never block (a full output queue is an
-//! [`Error::OutputFull`]).
+//! [`Error::OutputFull`]). What the program holds runs: dropping the last handle it owns closes
+//! a [`WebSocket`] with 1001, terminates a [`WebSocketServer`] and stops a [`WebServer`] no
+//! WebSocket server runs on, while the handles lent to callbacks keep nothing running (each
+//! type's "Lifetime" section says more).
 //!
 //! ```no_run
 //! use ws_api::*;
@@ -59,6 +63,7 @@ mod data;
 mod dispatch;
 mod error;
 mod events;
+mod hold;
 mod ids;
 mod link;
 mod origin;
@@ -82,9 +87,9 @@ pub use server::{
 };
 pub use status::Status;
 pub use web_server::{HttpHandler, WebServer, WebServerOptions};
-pub use ws_adapter::DEFAULT_MAX_CONNECTIONS;
+pub use ws_adapter::{BindError, ConnectError, DEFAULT_MAX_CONNECTIONS, TcpConnectError};
 pub use ws_proto::handshake::{Headers, Response};
-pub use ws_proto::{Config, DeflateConfig};
+pub use ws_proto::{Config, DeflateConfig, PreparedMessage};
 
 use std::time::Duration;
 

@@ -107,20 +107,26 @@ impl Channel {
     }
 }
 
-/// A refused non-blocking send, in this API's terms.
+/// A refused non-blocking send, in this API's terms. `Invalid` is the core refusing the call
+/// itself (not the connection's state): it keeps the core's reason.
 pub(crate) fn send_error(error: TrySendError) -> Error {
     match error {
         TrySendError::Full => Error::OutputFull,
-        TrySendError::Closed | TrySendError::Invalid(_) => Error::Closed,
+        TrySendError::Closed => Error::Closed,
+        TrySendError::Invalid(e) => Error::Invalid(e),
     }
 }
 
-/// A refused close, in this API's terms (the code was checked before, so `Invalid` means the
-/// core refused `code`).
-pub(crate) fn close_error(error: SendError, code: CloseCode) -> Error {
+/// A refused close, in this API's terms: the core's refusals of a code or a reason are the
+/// errors `terminate` gives for them itself.
+pub(crate) fn close_error(error: SendError) -> Error {
     match error {
         SendError::Closed => Error::Closed,
-        SendError::Invalid(_) => Error::InvalidCloseCode(code.0),
+        SendError::Invalid(ws_proto::Error::InvalidCloseCode(code)) => {
+            Error::InvalidCloseCode(code)
+        }
+        SendError::Invalid(ws_proto::Error::ControlPayloadTooLong) => Error::ReasonTooLong,
+        SendError::Invalid(e) => Error::Invalid(e),
     }
 }
 
@@ -140,8 +146,7 @@ macro_rules! impl_link {
             }
 
             fn close(&self, code: ws_proto::CloseCode, reason: &str) -> Result<(), $crate::Error> {
-                <$sender>::$close(self, code, reason)
-                    .map_err(|e| $crate::link::close_error(e, code))
+                <$sender>::$close(self, code, reason).map_err($crate::link::close_error)
             }
 
             fn abort(&self) {
@@ -155,3 +160,27 @@ macro_rules! impl_link {
     };
 }
 pub(crate) use impl_link;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_adapters_refusals_keep_their_meaning() {
+        assert!(matches!(send_error(TrySendError::Full), Error::OutputFull));
+        assert!(matches!(send_error(TrySendError::Closed), Error::Closed));
+        let invalid = send_error(TrySendError::Invalid(ws_proto::Error::MessageInProgress));
+        assert!(
+            matches!(invalid, Error::Invalid(ws_proto::Error::MessageInProgress)),
+            "{invalid:?}"
+        );
+        let source = std::error::Error::source(&invalid);
+        assert!(source.is_some_and(|s| s.is::<ws_proto::Error>()));
+
+        assert!(matches!(close_error(SendError::Closed), Error::Closed));
+        let code = close_error(SendError::Invalid(ws_proto::Error::InvalidCloseCode(1005)));
+        assert!(matches!(code, Error::InvalidCloseCode(1005)), "{code:?}");
+        let reason = close_error(SendError::Invalid(ws_proto::Error::ControlPayloadTooLong));
+        assert!(matches!(reason, Error::ReasonTooLong), "{reason:?}");
+    }
+}

@@ -10,6 +10,7 @@ use ws_proto::handshake::Accept;
 use ws_proto::{CloseCode, Config};
 
 use crate::dispatch::{Dispatcher, Endpoint, Panicked, Session, guard, log_panic};
+use crate::hold::Hold;
 use crate::ids::next_id;
 use crate::link::{Channel, Link};
 use crate::origin::OriginPolicy;
@@ -90,7 +91,8 @@ pub trait ConnectionHandler: Any + Send + Sync {
 #[non_exhaustive]
 pub struct ServerOptions {
     /// 4D: `path`. The exact request path this server answers; `None` answers every path not
-    /// claimed by another server.
+    /// claimed by another server. A web server runs one WebSocket server per path (and one
+    /// without a path): [`WebSocketServer::new`] refuses a second with [`Error::PathInUse`].
     pub path: Option<String>,
     /// 4D: `dataType`.
     pub data_type: DataType,
@@ -239,9 +241,27 @@ impl ServerOptions {
 
 /// A WebSocket server (4D: `4D.WebSocketServer`): handles the upgrade requests for its `path`
 /// on a [`WebServer`]. Cheap to clone; every clone is the same server.
+///
+/// # Lifetime
+///
+/// The server runs as long as the program holds it, as a 4D server runs as long as the worker
+/// that keeps it in a variable: when the last handle returned by [`new`](Self::new) or
+/// [`listen`](Self::listen), or a clone of one, is dropped, the server is terminated as by
+/// [`terminate(None)`](Self::terminate): it stops taking connections, closes each with 1001,
+/// and its callbacks still come (every connection's `on_terminate`, then its own).
+///
+/// The handles lent to callbacks (`on_connection`'s `server`, [`WebSocketConnection::wss`],
+/// ...) and their clones do not keep it running: a handler may keep one without keeping its
+/// own server alive. While it runs, the server keeps its [`WebServer`] listening, so the
+/// handle [`WebServer::start`] returned need not be kept too.
 #[derive(Clone)]
+#[must_use = "dropping the last handle to a WebSocketServer terminates it"]
 pub struct WebSocketServer {
     inner: Arc<ServerInner>,
+    /// Present in the handles the program owns, absent in the ones lent to callbacks and kept
+    /// by the crate (see [`crate::hold`]); held for its drop, never read.
+    #[allow(dead_code)]
+    hold: Option<Arc<Hold>>,
 }
 
 struct ServerInner {
@@ -252,7 +272,10 @@ struct ServerInner {
     subprotocols: Vec<String>,
     origins: OriginPolicy,
     json_limits: JsonLimits,
+    /// Lent: keeps no hold on the web server.
     web_server: WebServer,
+    /// Keeps the web server listening while this server runs; released by `terminate`.
+    web_hold: Mutex<Option<Arc<Hold>>>,
     /// A web server started by [`WebSocketServer::listen`] stops with this server.
     owns_web_server: bool,
     state: Mutex<ServerState>,
@@ -272,23 +295,28 @@ struct ServerState {
 impl WebSocketServer {
     /// 4D: `4D.WebSocketServer.new(handler; options)`. Creates the server on
     /// `options.web_server` and starts it: `on_open` is called before this returns.
+    ///
+    /// A web server holds one WebSocket server per path: when a running one already has
+    /// `options.path` (or, without a path, when one without a path runs), this fails with
+    /// [`Error::PathInUse`] and `on_open` is not called.
     pub fn new(
         handler: impl WebSocketServerHandler,
         options: ServerOptions,
     ) -> Result<Self, Error> {
         let web_server = options.web_server.clone().ok_or(Error::NoWebServer)?;
-        Ok(Self::start(Box::new(handler), options, web_server, false))
+        Self::start(Box::new(handler), options, web_server, false)
     }
 
     /// Starts a [`WebServer`] of its own on `addr` (default runtime, plain `ws://`) and the
-    /// WebSocket server on it. The web server stops with [`terminate`](Self::terminate).
+    /// WebSocket server on it. The web server stops with [`terminate`](Self::terminate), or
+    /// when the last handle to this server is dropped.
     pub fn listen(
         addr: impl ToSocketAddrs,
         handler: impl WebSocketServerHandler,
         options: ServerOptions,
     ) -> Result<Self, Error> {
         let web_server = WebServer::start(WebServerOptions::new().addr(addr)?)?;
-        Ok(Self::start(Box::new(handler), options, web_server, true))
+        Self::start(Box::new(handler), options, web_server, true)
     }
 
     fn start(
@@ -296,8 +324,9 @@ impl WebSocketServer {
         options: ServerOptions,
         web_server: WebServer,
         owns_web_server: bool,
-    ) -> Self {
+    ) -> Result<Self, Error> {
         let server = WebSocketServer {
+            hold: None,
             inner: Arc::new(ServerInner {
                 handler,
                 path: options.path,
@@ -308,7 +337,8 @@ impl WebSocketServer {
                 subprotocols: options.subprotocols,
                 origins: options.origins,
                 json_limits: options.json_limits,
-                web_server: web_server.clone(),
+                web_server: web_server.lent(),
+                web_hold: Mutex::new(web_server.keep_running()),
                 owns_web_server,
                 state: Mutex::new(ServerState {
                     connections: Vec::new(),
@@ -319,11 +349,24 @@ impl WebSocketServer {
                 terminated: AtomicBool::new(false),
             }),
         };
-        web_server.add(server.clone());
+        web_server.add(server.clone())?;
         if let Err(panic) = guard(|| server.inner.handler.on_open(&server, ServerEvent::open())) {
             server.report_error(ErrorEvent::one(ErrorInfo::panicked("on_open", &panic)));
         }
-        server
+        let release = server.clone();
+        Ok(WebSocketServer {
+            inner: server.inner,
+            hold: Some(Hold::new(move || release.terminate(None))),
+        })
+    }
+
+    /// A handle to lend (to callbacks, to connections, to the web server's routes): it does
+    /// not keep the server running.
+    fn lent(&self) -> WebSocketServer {
+        WebSocketServer {
+            inner: Arc::clone(&self.inner),
+            hold: None,
+        }
     }
 
     /// 4D: `.connections`. The open connections, oldest first. A closed connection has status
@@ -358,14 +401,17 @@ impl WebSocketServer {
         self.inner.terminated.load(Ordering::SeqCst)
     }
 
-    /// The web server this server lives on.
+    /// The web server this server lives on. The handle is lent: it does not keep the web
+    /// server listening (this server does, while it runs).
     pub fn web_server(&self) -> &WebServer {
         &self.inner.web_server
     }
 
     /// Sends `data` to every open connection, encoding the frame once; `except` skips one
     /// connection (typically the sender). Returns how many connections it was queued on
-    /// (connections whose output queue is full are skipped).
+    /// (connections whose output queue is full are skipped). To choose the connections
+    /// yourself, [`Data::prepare`] the message and
+    /// [`send_prepared`](WebSocketConnection::send_prepared) it to each.
     pub fn broadcast(&self, data: impl Into<Data>, except: Option<u64>) -> usize {
         let prepared = data.into().prepare();
         self.connections()
@@ -377,8 +423,12 @@ impl WebSocketServer {
 
     /// 4D: `.terminate({timeout})`. Stops accepting connections, then:
     ///
-    /// * `None`: a close handshake (1001) with every peer, waiting for each to end;
-    /// * `Some(t)`: the same, but sockets still open after `t` are destroyed;
+    /// * `None`: a close handshake (1001) with every peer, waiting for each to end. A peer that
+    ///   never answers is disconnected after the close timeout, [`Config::close_timeout`] of
+    ///   [`ServerOptions::config`] (5 s by default), and its `on_terminate` sees 1006: so
+    ///   `None` ends within about that long, however the peers behave;
+    /// * `Some(t)`: the same, but sockets still open after `t` are destroyed (the close
+    ///   timeout still ends a silent peer first when it is shorter than `t`);
     /// * `Some(Duration::ZERO)`: every socket is destroyed at once, with no Close frame and
     ///   no FIN.
     ///
@@ -392,6 +442,14 @@ impl WebSocketServer {
         if self.inner.owns_web_server {
             self.inner.web_server.stop();
         }
+        // The web server stops too if nothing else holds it.
+        let web_hold = self
+            .inner
+            .web_hold
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        drop(web_hold);
         let connections = self.connections();
         for conn in &connections {
             if timeout == Some(Duration::ZERO) {
@@ -435,8 +493,8 @@ impl WebSocketServer {
             fire
         };
         if fire {
-            let handler = &self.inner.handler;
-            if let Err(panic) = guard(|| handler.on_terminate(self, ServerEvent::terminate())) {
+            let (handler, lent) = (&self.inner.handler, self.lent());
+            if let Err(panic) = guard(|| handler.on_terminate(&lent, ServerEvent::terminate())) {
                 log_panic("on_terminate", &self.label(), &panic);
             }
             self.inner.changed.notify_all();
@@ -483,7 +541,7 @@ impl WebSocketServer {
             inner: Arc::new(ConnInner {
                 id: next_id(),
                 handler,
-                server: self.clone(),
+                server: self.lent(),
                 data_type: self.inner.data_type,
                 channel: Channel::new(),
                 request: event.request,
@@ -499,7 +557,8 @@ impl WebSocketServer {
 
     /// Calls the server's `on_error`; a panic there goes to stderr.
     pub(crate) fn report_error(&self, event: ErrorEvent) {
-        if let Err(panic) = guard(|| self.inner.handler.on_error(self, event)) {
+        let lent = self.lent();
+        if let Err(panic) = guard(|| self.inner.handler.on_error(&lent, event)) {
             log_panic("on_error", &self.label(), &panic);
         }
     }
@@ -560,7 +619,8 @@ impl WebSocketConnection {
         handler.downcast_ref::<T>()
     }
 
-    /// 4D: `.wss`. The server this connection belongs to.
+    /// 4D: `.wss`. The server this connection belongs to, lent: the handle (and its clones)
+    /// does not keep the server running.
     pub fn wss(&self) -> &WebSocketServer {
         &self.inner.server
     }
@@ -581,13 +641,36 @@ impl WebSocketConnection {
         self.send(Data::object(value)?)
     }
 
-    /// 4D: `.terminate()`. Closes with 1000.
+    /// Sends a message encoded once by [`Data::prepare`]: the same message to many
+    /// connections costs one encoding (and one compression) instead of one each, and large
+    /// payloads are queued without copying. Fails like [`send`](Self::send).
+    ///
+    /// ```
+    /// use ws_api::*;
+    ///
+    /// /// Sends the same score to the given players.
+    /// fn send_score(players: &[WebSocketConnection], score: serde_json::Value) {
+    ///     let message = Data::from(score).prepare();
+    ///     for player in players {
+    ///         let _ = player.send_prepared(&message);
+    ///     }
+    /// }
+    /// ```
+    pub fn send_prepared(&self, message: &crate::PreparedMessage) -> Result<(), Error> {
+        self.inner.channel.send_prepared(message)
+    }
+
+    /// 4D: `.terminate()`. Closes with 1000; see [`terminate_with`](Self::terminate_with).
     pub fn terminate(&self) -> Result<(), Error> {
         self.terminate_with(1000, "")
     }
 
     /// 4D: `.terminate(code; message)`. The code must be 1000 or 3000–4999 (DESIGN settles 4D's
     /// "> 3000" wording like the client's rule); otherwise an error and nothing is sent.
+    ///
+    /// Starts the close handshake and returns at once. `on_terminate` follows when the client
+    /// answers, or, if it never does, after the close timeout ([`Config::close_timeout`] of
+    /// [`ServerOptions::config`], 5 s by default) with 1006.
     pub fn terminate_with(&self, code: u16, reason: &str) -> Result<(), Error> {
         self.inner.channel.terminate(code, reason)
     }

@@ -4,12 +4,13 @@
 
 use std::net::{SocketAddr, TcpListener, ToSocketAddrs};
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex, RwLock, Weak};
+use std::sync::{Arc, Mutex, OnceLock, RwLock, Weak};
 
-use ws_adapter::{ConnectionLimit, DEFAULT_MAX_CONNECTIONS};
+use ws_adapter::{BindError, ConnectionLimit, DEFAULT_MAX_CONNECTIONS};
 use ws_proto::Config;
 use ws_proto::handshake::{Request, Response};
 
+use crate::hold::Hold;
 use crate::runtime::{ListenerHandle, Route, Router, Runtime};
 use crate::static_files::{self, NOSNIFF, StaticError};
 use crate::{Error, ErrorEvent, ErrorInfo, RequestInfo, WebSocketServer};
@@ -162,9 +163,21 @@ impl WebServerOptions {
 
 /// An HTTP/1.1 listener hosting WebSocket servers (4D: the web server a `WebSocketServer`
 /// shares its host and port with). Cheap to clone.
+///
+/// # Lifetime
+///
+/// It listens as long as the program holds it or a [`WebSocketServer`] runs on it: when the
+/// last handle returned by [`start`](Self::start) (or a clone of one) is dropped and no
+/// WebSocket server on it is running any more, it stops as by [`stop`](Self::stop). The handle
+/// [`WebSocketServer::web_server`] lends does not keep it listening.
 #[derive(Clone)]
+#[must_use = "dropping the last handle to a WebServer stops it, unless a WebSocketServer runs on it"]
 pub struct WebServer {
     inner: Arc<WebInner>,
+    /// Present in the handles the program owns, absent in the ones the crate lends or keeps
+    /// (see [`crate::hold`]); held for its drop, never read.
+    #[allow(dead_code)]
+    hold: Option<Arc<Hold>>,
 }
 
 struct WebInner {
@@ -175,12 +188,16 @@ struct WebInner {
     http_handler: Option<Arc<dyn HttpHandler>>,
     static_dir: Option<PathBuf>,
     listener: Mutex<Option<ListenerHandle>>,
+    /// The owning handles' hold, for a WebSocket server to take its own.
+    hold: OnceLock<Weak<Hold>>,
 }
 
 impl WebServer {
-    /// Binds and starts serving.
+    /// Binds and starts serving. An address that cannot be bound (in use, not permitted) is
+    /// [`Error::Bind`], naming it.
     pub fn start(options: WebServerOptions) -> Result<WebServer, Error> {
-        let listener = TcpListener::bind(options.addr)?;
+        let listener = TcpListener::bind(options.addr)
+            .map_err(|e| Error::Bind(BindError::new(options.addr, e)))?;
         let addr = listener.local_addr()?;
         let inner = Arc::new(WebInner {
             addr,
@@ -190,6 +207,7 @@ impl WebServer {
             http_handler: options.http_handler,
             static_dir: options.static_dir,
             listener: Mutex::new(None),
+            hold: OnceLock::new(),
         });
         let router = Arc::new(WebRouter {
             web: Arc::downgrade(&inner),
@@ -200,7 +218,14 @@ impl WebServer {
             .runtime
             .serve(listener, options.tls, options.config, router)?;
         *inner.listener.lock().unwrap_or_else(|p| p.into_inner()) = Some(handle);
-        Ok(WebServer { inner })
+        let lent = WebServer { inner, hold: None };
+        let release = lent.clone();
+        let hold = Hold::new(move || release.stop());
+        let _ = lent.inner.hold.set(Arc::downgrade(&hold));
+        Ok(WebServer {
+            inner: lent.inner,
+            hold: Some(hold),
+        })
     }
 
     /// The bound address (useful after binding port 0).
@@ -237,12 +262,33 @@ impl WebServer {
         drop(handle);
     }
 
-    pub(crate) fn add(&self, server: WebSocketServer) {
-        self.inner
+    /// Routes `server`'s path to it, unless a running server already has that path: the
+    /// first would win every request and the second take over when it ends, unseen.
+    /// A handle for the crate to keep: it does not keep the web server listening.
+    pub(crate) fn lent(&self) -> WebServer {
+        WebServer {
+            inner: Arc::clone(&self.inner),
+            hold: None,
+        }
+    }
+
+    /// A share in keeping the web server listening (for a WebSocket server on it), while any
+    /// owning handle still does; `None` once it was released.
+    pub(crate) fn keep_running(&self) -> Option<Arc<Hold>> {
+        self.inner.hold.get().and_then(Weak::upgrade)
+    }
+
+    pub(crate) fn add(&self, server: WebSocketServer) -> Result<(), Error> {
+        let mut servers = self
+            .inner
             .servers
             .write()
-            .unwrap_or_else(|p| p.into_inner())
-            .push(server);
+            .unwrap_or_else(|p| p.into_inner());
+        if servers.iter().any(|s| s.path() == server.path()) {
+            return Err(Error::PathInUse(server.path().map(str::to_owned)));
+        }
+        servers.push(server);
+        Ok(())
     }
 
     pub(crate) fn remove(&self, server: &WebSocketServer) {
@@ -309,8 +355,11 @@ impl Router for WebRouter {
                 Ok(Some(response)) => return Route::Respond(response),
                 Ok(None) => {}
                 Err(panic) => {
-                    WebServer { inner: web }
-                        .report_error(&format!("the HTTP handler panicked: {panic}"));
+                    WebServer {
+                        inner: web,
+                        hold: None,
+                    }
+                    .report_error(&format!("the HTTP handler panicked: {panic}"));
                     return Route::Respond(text(500, "internal server error\n"));
                 }
             }
@@ -336,7 +385,10 @@ impl Router for WebRouter {
 
     fn listener_error(&self, error: &std::io::Error) {
         if let Some(web) = self.web.upgrade() {
-            let web = WebServer { inner: web };
+            let web = WebServer {
+                inner: web,
+                hold: None,
+            };
             web.report_error(&format!("accepting a connection failed: {error}"));
         }
     }

@@ -15,7 +15,7 @@ use crate::driver::Driver;
 use crate::socket::WebSocket;
 use crate::with_deadline;
 pub use ws_adapter::ConnectError;
-use ws_adapter::{Connecting, feed_response};
+use ws_adapter::{Connecting, TcpConnectError, feed_response};
 
 /// Connects to `url` with default options; the connection's driver runs on smol's global
 /// executor.
@@ -61,7 +61,7 @@ impl ClientBuilder {
             ..
         } = self.0.start(Instant::now())?;
         let addrs = resolve(&url, deadline).await?;
-        let tcp = connect_tcp(&addrs, connect_timeout, deadline).await?;
+        let tcp = connect_tcp(&url, &addrs, connect_timeout, deadline).await?;
         // Frames are written whole by the driver; don't let Nagle hold back the last segment.
         let _ = tcp.get_ref().set_nodelay(true);
         if url.is_secure() {
@@ -122,24 +122,36 @@ async fn resolve(url: &WsUrl, deadline: Instant) -> Result<Vec<SocketAddr>, Conn
     Ok(addrs)
 }
 
+/// Connects to the first of `addrs` that answers; the error names the URL's host and port and
+/// the address tried last.
 async fn connect_tcp(
+    url: &WsUrl,
     addrs: &[SocketAddr],
     timeout: Duration,
     deadline: Instant,
 ) -> Result<Async<TcpStream>, ConnectError> {
-    let mut last = io::Error::new(io::ErrorKind::NotFound, "no address to connect to");
+    let mut last = (
+        None,
+        io::Error::new(io::ErrorKind::NotFound, "no address to connect to"),
+    );
     for addr in addrs {
         let until = deadline.min(ws_proto::deadline(Instant::now(), timeout));
         match with_deadline(until, Async::<TcpStream>::connect(*addr)).await {
             Some(Ok(tcp)) => return Ok(tcp),
-            Some(Err(e)) => last = e,
-            None => last = io::ErrorKind::TimedOut.into(),
+            Some(Err(e)) => last = (Some(*addr), e),
+            None => last = (Some(*addr), io::ErrorKind::TimedOut.into()),
         }
         if Instant::now() >= deadline {
             break;
         }
     }
-    Err(ConnectError::Tcp(last))
+    let (addr, error) = last;
+    Err(ConnectError::Tcp(TcpConnectError::new(
+        url.host(),
+        url.port(),
+        addr,
+        error,
+    )))
 }
 
 /// Writes the request and reads the response until the handshake machine is done.

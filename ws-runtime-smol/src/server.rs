@@ -275,16 +275,12 @@ pub struct Server {
 }
 
 impl Server {
-    /// Listens on `addr` (the first resolved address that binds).
+    /// Listens on `addr` (the first resolved address that binds). A failure's message names
+    /// the address, and keeps the system error's kind (see [`ws_adapter::BindError`]).
     pub async fn bind(addr: impl async_net::AsyncToSocketAddrs) -> io::Result<Server> {
-        let mut last = io::Error::new(io::ErrorKind::InvalidInput, "no address to bind to");
-        for addr in async_net::resolve(addr).await? {
-            match Async::<TcpListener>::bind(addr) {
-                Ok(listener) => return Ok(Server::from_listener(listener)),
-                Err(e) => last = e,
-            }
-        }
-        Err(last)
+        let addrs = async_net::resolve(addr).await?;
+        let listener = ws_adapter::BindError::bind_first(addrs, Async::<TcpListener>::bind)?;
+        Ok(Server::from_listener(listener))
     }
 
     /// Serves on an existing listener.

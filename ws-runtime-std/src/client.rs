@@ -5,12 +5,12 @@ use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
-use ws_proto::handshake::{ClientHandshake, HandshakeError, Response};
+use ws_proto::handshake::{ClientHandshake, HandshakeError, Response, WsUrl};
 
 use crate::socket::WebSocket;
 use crate::transport::Transport;
 pub use ws_adapter::ConnectError;
-use ws_adapter::{Connecting, feed_response, resolve};
+use ws_adapter::{Connecting, TcpConnectError, feed_response, resolve};
 
 /// Connects to `url` with default options.
 ///
@@ -41,7 +41,7 @@ impl ClientBuilder {
             ..
         } = self.0.start(Instant::now())?;
         let addrs = resolve(&url)?;
-        let tcp = connect_tcp(&addrs, connect_timeout, deadline)?;
+        let tcp = connect_tcp(&url, &addrs, connect_timeout, deadline)?;
         let mut transport = if url.is_secure() {
             let mut t = Transport::client_tls(tcp, tls, url.host()).map_err(ConnectError::Tls)?;
             t.complete_tls_handshake(deadline)
@@ -57,23 +57,36 @@ impl ClientBuilder {
     }
 }
 
+/// Connects to the first of `addrs` that answers; the error names the URL's host and port and
+/// the address tried last.
 fn connect_tcp(
+    url: &WsUrl,
     addrs: &[SocketAddr],
     timeout: Duration,
     deadline: Instant,
 ) -> Result<TcpStream, ConnectError> {
-    let mut last = io::Error::new(io::ErrorKind::NotFound, "no address to connect to");
+    let mut last = (
+        None,
+        io::Error::new(io::ErrorKind::NotFound, "no address to connect to"),
+    );
     for addr in addrs {
         let left = deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
-            return Err(ConnectError::Tcp(io::ErrorKind::TimedOut.into()));
+            last = (Some(*addr), io::ErrorKind::TimedOut.into());
+            break;
         }
         match TcpStream::connect_timeout(addr, timeout.min(left)) {
             Ok(tcp) => return Ok(tcp),
-            Err(e) => last = e,
+            Err(e) => last = (Some(*addr), e),
         }
     }
-    Err(ConnectError::Tcp(last))
+    let (addr, error) = last;
+    Err(ConnectError::Tcp(TcpConnectError::new(
+        url.host(),
+        url.port(),
+        addr,
+        error,
+    )))
 }
 
 /// Writes the request and reads the response until the handshake machine is done.

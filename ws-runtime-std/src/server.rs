@@ -218,9 +218,12 @@ pub struct Server {
 }
 
 impl Server {
-    /// Listens on `addr`.
+    /// Listens on `addr` (the first resolved address that binds). A failure's message names
+    /// the address, and keeps the system error's kind (see [`ws_adapter::BindError`]).
     pub fn bind(addr: impl ToSocketAddrs) -> io::Result<Server> {
-        Ok(Server::from_listener(TcpListener::bind(addr)?))
+        let listener =
+            ws_adapter::BindError::bind_first(addr.to_socket_addrs()?, TcpListener::bind)?;
+        Ok(Server::from_listener(listener))
     }
 
     /// Serves on an existing listener.

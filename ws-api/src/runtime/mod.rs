@@ -290,10 +290,7 @@ pub(crate) fn accept_error(e: &AcceptError) -> ErrorInfo {
 /// The adapters' client options for `spec`: the same for every runtime. The handler's headers
 /// become builder calls: one `Cookie` string, the rest as they are.
 pub(crate) fn client_options(spec: ClientSpec) -> Result<AdapterClientOptions, Error> {
-    let mut options = AdapterClientOptions::new(&spec.url).map_err(|e| match e {
-        ConnectError::Url(e) => Error::InvalidUrl(e),
-        other => Error::Io(std::io::Error::other(other.to_string())),
-    })?;
+    let mut options = AdapterClientOptions::new(&spec.url)?;
     for (name, value) in &spec.headers {
         options.request = if name.eq_ignore_ascii_case("cookie") {
             options.request.with_cookie(value)

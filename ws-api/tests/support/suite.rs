@@ -252,6 +252,8 @@ fn connect_failures_reach_the_handler_without_on_open() {
     assert!(ws.wait_closed(WAIT));
     let lines = clog.lines();
     assert!(lines[0].starts_with("error 2 ws-net"), "{lines:?}");
+    // The message says where the connect went, like Node's ws and Python's websockets.
+    assert!(lines[0].contains(&format!("TCP connect to 127.0.0.1:{port} failed: ")), "{lines:?}");
     assert_eq!(lines[1], "terminate 1006  Closed");
     assert!(matches!(ws.send("x"), Err(Error::Closed)));
 
@@ -375,6 +377,55 @@ fn callbacks_may_send_to_any_connection_and_broadcast() {
         }
     }
     assert!(!logs[0].lines().iter().any(|l| l == "message text:hi all"), "the sender is skipped");
+}
+
+#[test]
+fn a_prepared_message_goes_to_the_connections_chosen() {
+    let (slog, room_a, room_b) = (Log::new(), Log::new(), Log::new());
+    let web = web();
+    let mut quiet = TestServer::new(&slog);
+    quiet.behaviour = Behaviour::Silent;
+    let server = server_on(&web, quiet, ServerOptions::new());
+    let _a1 = client(&web.ws_url("/?room=a"), Recorder::new(&room_a));
+    let _a2 = client(&web.ws_url("/?room=a"), Recorder::new(&room_a));
+    let b = client(&web.ws_url("/?room=b"), Recorder::new(&room_b));
+    slog.wait_for("3 opens", |l| l.iter().filter(|x| x.contains(" open ")).count() == 3);
+    let connections = server.connections();
+    let in_room = |room: &str| -> Vec<WebSocketConnection> {
+        connections.iter().filter(|c| c.request().query_value("room") == Some(room)).cloned().collect()
+    };
+
+    // Encoded once, sent to room a only; a blob and an object (as JSON text) too.
+    let big = "x".repeat(64 << 10);
+    let messages = [Data::from(big.as_str()), Data::from(vec![1u8, 2, 3]), Data::from(serde_json::json!({"k": 1}))];
+    for data in messages {
+        let message = data.prepare();
+        for conn in in_room("a") {
+            conn.send_prepared(&message).unwrap();
+        }
+    }
+    let expected = [
+        format!("message text:{big}"),
+        "message blob:\u{1}\u{2}\u{3}".to_owned(),
+        "message text:{\"k\":1}".to_owned(),
+    ];
+    room_a.wait_for("3 messages on each of 2 clients", |l| with_prefix(l, "message").len() == 6);
+    for line in &expected {
+        assert_eq!(room_a.lines().iter().filter(|l| *l == line).count(), 2, "{line:.80}");
+    }
+    // Room b got none of them: the first message it receives is one sent after them.
+    for conn in in_room("b") {
+        conn.send("only for b").unwrap();
+    }
+    room_b.wait_line("message text:only for b");
+    assert_eq!(with_prefix(&room_b.lines(), "message"), ["message text:only for b"]);
+
+    // A closed connection refuses it like any send.
+    b.terminate().unwrap();
+    assert!(b.wait_closed(WAIT));
+    slog.wait_for("b's terminate", |l| l.iter().any(|x| x.contains(" terminate ")));
+    let gone = connections.iter().find(|c| c.request().query_value("room") == Some("b")).unwrap();
+    assert!(matches!(gone.send_prepared(&Data::from("late").prepare()), Err(Error::Closed)));
 }
 
 /// Broadcasts every message to every other connection from inside `on_message`.

@@ -1,16 +1,29 @@
-//! HTTP/1.1 responses: the server's 101 or rejection, and what a client received.
+//! HTTP/1.1 responses: the server's 101, a refusal or an ordinary page, and what a client
+//! received.
 
 use bytes::Bytes;
 
 use super::headers::{Headers, is_token, is_valid_value};
 
-/// An HTTP response to an opening handshake.
+/// An HTTP/1.1 response: the answer to an opening handshake, or an ordinary page.
 ///
-/// A server builds one to reject a request
-/// ([`ServerHandshake::reject`](super::ServerHandshake::reject)); a client receives one, either
-/// with its 101
-/// ([`Established::response`](super::Established::response)) or inside
-/// [`ClientOutcome::Rejected`](super::ClientOutcome::Rejected).
+/// It has two uses:
+///
+/// * **Around the WebSocket handshake.** A server builds one to refuse an upgrade request
+///   ([`ServerHandshake::reject`](super::ServerHandshake::reject)): 403 for an origin it does
+///   not trust, 401 without credentials, 503 when full. A client receives one, either with its
+///   101 ([`Established::response`](super::Established::response)) or, for any other status,
+///   as [`ClientOutcome::Rejected`](super::ClientOutcome::Rejected).
+/// * **Plain HTTP.** A server that shares its port with web pages answers the requests that
+///   are not upgrades ([`Request::is_upgrade`](super::Request::is_upgrade) is false) with a
+///   response too: a page, a health check, a redirect. The runtime adapters' hooks answer any
+///   request with `Decision::Reject(response)`, and `ws-api`'s `HttpHandler` returns one.
+///
+/// Either way [`encode`](Self::encode) frames the body with `Content-Length` and, for any
+/// status but 101, ends the connection after it (`Connection: close`): one request per
+/// connection.
+///
+/// Refusing an upgrade:
 ///
 /// ```
 /// use ws_proto::handshake::Response;
@@ -18,6 +31,19 @@ use super::headers::{Headers, is_token, is_valid_value};
 /// let bytes = Response::new(403).with_header("X-Why", "origin").with_body("go away").encode();
 /// assert!(bytes.starts_with(b"HTTP/1.1 403 Forbidden\r\nX-Why: origin\r\n"));
 /// assert!(bytes.ends_with(b"Content-Length: 7\r\nConnection: close\r\n\r\ngo away"));
+/// ```
+///
+/// Serving an ordinary page:
+///
+/// ```
+/// use ws_proto::handshake::Response;
+///
+/// let page = Response::new(200)
+///     .with_header("Content-Type", "text/html; charset=utf-8")
+///     .with_body("<h1>Chat</h1>");
+/// let bytes = page.encode();
+/// assert!(bytes.starts_with(b"HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\n"));
+/// assert!(bytes.ends_with(b"Content-Length: 13\r\nConnection: close\r\n\r\n<h1>Chat</h1>"));
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
@@ -69,8 +95,8 @@ impl Response {
     /// * `Content-Length` is always written by this method for statuses that carry a body
     ///   (everything but 1xx, 204 and 304); any `Content-Length` or `Transfer-Encoding` the
     ///   caller set is dropped, so the framing always matches the body.
-    /// * A rejection (any status but 101) gets `Connection: close` unless a `Connection`
-    ///   header was set: the connection ends after it.
+    /// * Any status but 101 (a refusal or a page) gets `Connection: close` unless a
+    ///   `Connection` header was set: the connection ends after it.
     /// * Header fields whose name is not a token or whose value contains CR, LF or NUL are
     ///   skipped, and such characters in the reason phrase are replaced by spaces, so no input
     ///   can inject extra header lines. A status outside 100..=999 is written as 500.
