@@ -151,12 +151,14 @@ impl WebSocket {
         handler: impl WebSocketHandler,
         options: ClientOptions,
     ) -> Result<WebSocket, Error> {
-        WsUrl::parse(url).map_err(Error::InvalidUrl)?;
+        let parsed = WsUrl::parse(url).map_err(Error::InvalidUrl)?;
         let headers = handler.headers();
         let data_type = handler.data_type();
         let inner = Arc::new(ClientInner {
             id: next_id(),
-            url: url.to_owned(),
+            // Credentials in the URL are sent (Basic authorization) but never shown: `.url`,
+            // Debug and log lines carry the URL without them, as browsers do.
+            url: parsed.to_string(),
             data_type,
             json_limits: options.json_limits,
             handler: Box::new(handler),
@@ -190,7 +192,8 @@ impl WebSocket {
         self.inner.id
     }
 
-    /// 4D: `.url`, as given to [`new`](Self::new).
+    /// 4D: `.url`: the URL given to [`new`](Self::new), normalized (lowercase scheme and host,
+    /// default port and any `user:password@` left out).
     pub fn url(&self) -> &str {
         &self.inner.url
     }

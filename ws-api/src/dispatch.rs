@@ -163,8 +163,9 @@ impl<E: Endpoint> Dispatcher<E> {
                 }
             }
             Err(rejection) => {
-                // DESIGN: an `object` message that is not JSON is an error, then a 1007 close;
-                // one past the JSON limits an error, then 1009 (size) or 1007 (depth).
+                // ARCHITECTURE.md (4D decisions): an `object` message that is not JSON is an
+                // error, then a 1007 close; one past the JSON limits an error, then 1009 (size)
+                // or 1007 (depth).
                 let code = rejection.close_code();
                 self.error(ErrorInfo::new(
                     u32::from(code.0),

@@ -124,8 +124,8 @@ impl From<serde_json::Error> for Error {
     }
 }
 
-/// Checks a close code given to `terminate` (4D: "must be 1000 or 3000–4999"; DESIGN settles
-/// the connection's "> 3000" wording the same way) and the reason's length.
+/// Checks a close code given to `terminate` (4D: "must be 1000 or 3000–4999"; ARCHITECTURE.md
+/// settles the connection's "> 3000" wording the same way) and the reason's length.
 pub(crate) fn check_close(code: u16, reason: &str) -> Result<ws_proto::CloseCode, Error> {
     if code != 1000 && !(3000..=4999).contains(&code) {
         return Err(Error::InvalidCloseCode(code));

@@ -1,5 +1,5 @@
-//! Connection ids: unique in the process, increasing, never reused (DESIGN settles 4D's
-//! unspecified `.id` this way). Clients and server connections share the sequence.
+//! Connection ids: unique in the process, increasing, never reused (ARCHITECTURE.md settles
+//! 4D's unspecified `.id` this way). Clients and server connections share the sequence.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 

@@ -665,8 +665,9 @@ impl WebSocketConnection {
         self.terminate_with(1000, "")
     }
 
-    /// 4D: `.terminate(code; message)`. The code must be 1000 or 3000–4999 (DESIGN settles 4D's
-    /// "> 3000" wording like the client's rule); otherwise an error and nothing is sent.
+    /// 4D: `.terminate(code; message)`. The code must be 1000 or 3000–4999 (ARCHITECTURE.md
+    /// settles 4D's "> 3000" wording like the client's rule); otherwise an error and nothing is
+    /// sent.
     ///
     /// Starts the close handshake and returns at once. `on_terminate` follows when the client
     /// answers, or, if it never does, after the close timeout ([`Config::close_timeout`] of

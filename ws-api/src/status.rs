@@ -89,7 +89,7 @@ pub(crate) fn wait_until<T>(
     timeout: Duration,
     done: impl Fn(&T) -> bool,
 ) -> bool {
-    let deadline = Instant::now() + timeout;
+    let deadline = ws_proto::deadline(Instant::now(), timeout);
     let mut value: MutexGuard<'_, T> = lock.lock().unwrap_or_else(|p| p.into_inner());
     while !done(&value) {
         let left = deadline.saturating_duration_since(Instant::now());
