@@ -309,6 +309,7 @@ impl Router for WebRouter {
                 Ok(Some(response)) => return Route::Respond(response),
                 Ok(None) => {}
                 Err(panic) => {
+                    crate::trace::callback_panicked("on_request", None, &panic);
                     WebServer { inner: web }
                         .report_error(&format!("the HTTP handler panicked: {panic}"));
                     return Route::Respond(text(500, "internal server error\n"));
