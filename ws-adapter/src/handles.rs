@@ -5,6 +5,10 @@
 
 use std::cell::RefCell;
 
+use ws_proto::{Connection, Event};
+
+use crate::trace::{self, ConnSpan};
+
 /// Most bytes an adapter reads from its transport at once.
 pub const READ_CHUNK: usize = 64 << 10;
 
@@ -26,6 +30,17 @@ pub fn with_read_buffer<R>(f: impl FnOnce(&mut [u8]) -> R) -> R {
         }
         Err(_) => f(&mut vec![0; READ_CHUNK]),
     })
+}
+
+/// Drops every event waiting in `ws`, for a connection whose application will take no more
+/// (every handle, or the receiving one, is gone), so reading never stalls on them. The end of
+/// the connection is still logged if it is among them.
+pub fn discard_events(span: &ConnSpan, ws: &mut Connection) {
+    while let Some(event) = ws.poll_event() {
+        if let Event::Closed(outcome) = &event {
+            trace::closed(span, outcome);
+        }
+    }
 }
 
 /// Generates an adapter's handle types — `WebSocket`, `Sender` and `Receiver` — over its shared

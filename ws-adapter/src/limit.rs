@@ -12,49 +12,70 @@ pub const DEFAULT_MAX_CONNECTIONS: usize = 10_000;
 
 /// Counts a server's open connections (from accept to the end of the connection) against a
 /// maximum. Cheap to clone; clones share the count.
+///
+/// With the `tracing` feature, reaching the limit is logged once (`warn`), and so is falling
+/// back below it (`info`) once no more than nine tenths of the places are taken: a server that
+/// stays at its limit, one connection closing and the next taking its place, logs nothing more.
 #[derive(Clone, Debug)]
 pub struct ConnectionLimit {
-    open: Arc<AtomicUsize>,
-    max: usize,
+    count: Arc<Count>,
 }
 
 /// One admitted connection: holds its place in the [`ConnectionLimit`] until dropped.
 #[derive(Debug)]
 pub struct Permit {
-    open: Arc<AtomicUsize>,
+    count: Arc<Count>,
+}
+
+#[derive(Debug)]
+struct Count {
+    open: AtomicUsize,
+    max: usize,
+    /// A connection was refused since the limit was last reported as relieved.
+    #[cfg(feature = "tracing")]
+    at_limit: std::sync::atomic::AtomicBool,
 }
 
 impl ConnectionLimit {
     /// A limit of `max` connections at once.
     pub fn new(max: usize) -> Self {
         ConnectionLimit {
-            open: Arc::new(AtomicUsize::new(0)),
-            max,
+            count: Arc::new(Count {
+                open: AtomicUsize::new(0),
+                max,
+                #[cfg(feature = "tracing")]
+                at_limit: std::sync::atomic::AtomicBool::new(false),
+            }),
         }
     }
 
     /// Admits one more connection, or `None` when `max` are open (answer it with
     /// [`overloaded`]).
     pub fn try_acquire(&self) -> Option<Permit> {
-        let admitted = self
+        let count = &self.count;
+        let admitted = count
             .open
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |open| {
-                (open < self.max).then_some(open + 1)
+                (open < count.max).then_some(open + 1)
             })
             .is_ok();
+        #[cfg(feature = "tracing")]
+        if !admitted && !count.at_limit.swap(true, Ordering::AcqRel) {
+            crate::trace::limit_reached(count.max);
+        }
         admitted.then(|| Permit {
-            open: Arc::clone(&self.open),
+            count: Arc::clone(&self.count),
         })
     }
 
     /// Connections open now.
     pub fn open(&self) -> usize {
-        self.open.load(Ordering::Acquire)
+        self.count.open.load(Ordering::Acquire)
     }
 
     /// The maximum.
     pub fn max(&self) -> usize {
-        self.max
+        self.count.max
     }
 }
 
@@ -67,7 +88,19 @@ impl Default for ConnectionLimit {
 
 impl Drop for Permit {
     fn drop(&mut self) {
-        self.open.fetch_sub(1, Ordering::AcqRel);
+        let count = &self.count;
+        let open = count.open.fetch_sub(1, Ordering::AcqRel) - 1;
+        // Relieved only well below the limit, so a server holding at it does not log each
+        // connection that closes and the next one refused.
+        #[cfg(feature = "tracing")]
+        if open <= count.max - count.max / 10
+            && count.at_limit.load(Ordering::Acquire)
+            && count.at_limit.swap(false, Ordering::AcqRel)
+        {
+            crate::trace::limit_relieved(open, count.max);
+        }
+        #[cfg(not(feature = "tracing"))]
+        let _ = open;
     }
 }
 

@@ -316,6 +316,10 @@ impl Endpoint for WebSocket {
         &self.inner.channel
     }
 
+    fn id(&self) -> u64 {
+        self.inner.id
+    }
+
     fn label(&self) -> String {
         format!("WebSocket {} to {}", self.inner.id, self.inner.url)
     }

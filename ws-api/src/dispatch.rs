@@ -15,6 +15,7 @@ use ws_proto::{CloseCode, Event, ProtocolError};
 
 use crate::data::{JsonLimits, ReceivedPayload};
 use crate::link::{Channel, Link};
+use crate::trace;
 use crate::{Data, DataType, ErrorEvent, ErrorInfo, MessageEvent, Status, TerminateEvent};
 
 /// A connection object whose callbacks the dispatcher calls: a client `WebSocket` or a server
@@ -26,6 +27,8 @@ pub(crate) trait Endpoint: Send + Sync + 'static {
     fn data_type(&self) -> DataType;
     fn json_limits(&self) -> JsonLimits;
     fn channel(&self) -> &Channel;
+    /// The connection's id (4D: `.id`), which its log events carry as `api_id`.
+    fn id(&self) -> u64;
     /// Names the connection in messages written to stderr, e.g. `connection 12`.
     fn label(&self) -> String;
     /// Hands over the running connection's sending side.
@@ -112,6 +115,7 @@ impl<E: Endpoint> Dispatcher<E> {
         if !self.errored && !self.terminated {
             self.errored = true;
             if let Err(panic) = self.endpoint.on_error(ErrorEvent::one(info)) {
+                trace::callback_panicked("on_error", Some(self.endpoint.id()), &panic);
                 log_panic("on_error", &self.endpoint.label(), &panic);
                 self.close(CloseCode::INTERNAL_ERROR, "internal error");
             }
@@ -126,6 +130,7 @@ impl<E: Endpoint> Dispatcher<E> {
     /// `callback` panicked: the panic goes to `on_error` (or stderr when `on_error` already
     /// ran), and the connection, whose handler may now be in any state, is closed with 1011.
     fn panicked(&mut self, callback: &str, panic: Panicked) {
+        trace::callback_panicked(callback, Some(self.endpoint.id()), &panic);
         if self.errored || self.terminated {
             log_panic(callback, &self.endpoint.label(), &panic);
         } else {
@@ -146,6 +151,7 @@ impl<E: Endpoint> Dispatcher<E> {
             clean,
         };
         if let Err(panic) = self.endpoint.on_terminate(event) {
+            trace::callback_panicked("on_terminate", Some(self.endpoint.id()), &panic);
             log_panic("on_terminate", &self.endpoint.label(), &panic);
         }
     }
@@ -180,6 +186,7 @@ impl<E: Endpoint> Dispatcher<E> {
 
 impl<E: Endpoint> Session for Dispatcher<E> {
     fn opened(&mut self, link: Arc<dyn Link>) {
+        trace::opened(self.endpoint.id());
         self.endpoint.attach(link);
         self.endpoint.channel().set_status(Status::Connected);
         if let Err(panic) = self.endpoint.on_open() {
@@ -220,6 +227,7 @@ impl<E: Endpoint> Session for Dispatcher<E> {
     }
 
     fn failed(&mut self, error: ErrorInfo) {
+        trace::failed(self.endpoint.id(), &error.message);
         self.error(error);
         self.terminate(CloseCode::ABNORMAL.0, String::new(), false);
     }

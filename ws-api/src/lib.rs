@@ -55,6 +55,21 @@
 //! Every limit and timeout (keepalive, connection limit, origin rules, callbacks on smol, and the
 //! core's limits), with its default and what exceeding it does, and the threat model are listed in
 //! the repository's `SECURITY.md`.
+//!
+//! # Logging
+//!
+//! The cargo feature `tracing` (on by default) logs through the `tracing` crate; install any
+//! subscriber to see it. The runtime adapters log every connection the same way on both
+//! runtimes (`ws_adapter`'s "Logging"): a span `ws_conn` per connection with its `id`, `role`
+//! and `peer`; at `debug` a connection open or closed and backpressure where it starts and
+//! ends; at `info` a refused or invalid upgrade (its status), a handshake timeout, a peer's
+//! protocol error (close code and reason), a keepalive or close timeout; at `warn` a failing
+//! `accept` and the connection limit reached. This crate adds what only it sees: why a request
+//! was refused (the `Origin` allow-list, or `on_connection` said no) at `debug`, and a callback
+//! that panicked at `error`. Callbacks run in their connection's span, so what a handler logs
+//! carries the connection; this crate's events carry `api_id`, the connection's
+//! [`id`](WebSocketConnection::id), and "handler attached" pairs it with the span's `id`.
+//! Nothing is logged per message. Without the feature logging costs nothing.
 
 #![forbid(unsafe_code)]
 
@@ -71,6 +86,7 @@ mod runtime;
 mod server;
 mod static_files;
 mod status;
+mod trace;
 mod web_server;
 
 pub use client::{ClientOptions, WebSocket, WebSocketHandler};

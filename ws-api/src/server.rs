@@ -15,6 +15,7 @@ use crate::ids::next_id;
 use crate::link::{Channel, Link};
 use crate::origin::OriginPolicy;
 use crate::status::wait_until;
+use crate::trace;
 use crate::web_server::{WebServer, WebServerOptions};
 use crate::{
     ConnectionEvent, Data, DataType, Error, ErrorEvent, ErrorInfo, JsonLimits, MessageEvent,
@@ -351,6 +352,7 @@ impl WebSocketServer {
         };
         web_server.add(server.clone())?;
         if let Err(panic) = guard(|| server.inner.handler.on_open(&server, ServerEvent::open())) {
+            trace::callback_panicked("on_open", None, &panic);
             server.report_error(ErrorEvent::one(ErrorInfo::panicked("on_open", &panic)));
         }
         let release = server.clone();
@@ -495,6 +497,7 @@ impl WebSocketServer {
         if fire {
             let (handler, lent) = (&self.inner.handler, self.lent());
             if let Err(panic) = guard(|| handler.on_terminate(&lent, ServerEvent::terminate())) {
+                trace::callback_panicked("on_terminate", None, &panic);
                 log_panic("on_terminate", &self.label(), &panic);
             }
             self.inner.changed.notify_all();
@@ -514,6 +517,7 @@ impl WebSocketServer {
             .origins
             .allows(request.header("origin"), request.header("host"))
         {
+            trace::origin_refused(request.header("origin"));
             return Err(ws_proto::handshake::Response::new(403)
                 .with_header("Content-Type", "text/plain; charset=utf-8")
                 .with_body("origin not allowed\n"));
@@ -521,8 +525,13 @@ impl WebSocketServer {
         let event = ConnectionEvent::new(request);
         let handler = match guard(|| self.inner.handler.on_connection(self, &event)) {
             Ok(Some(handler)) => handler,
-            Ok(None) => return Err(event.take_refusal()),
+            Ok(None) => {
+                let refusal = event.take_refusal();
+                trace::refused_by_handler(refusal.status);
+                return Err(refusal);
+            }
             Err(panic) => {
+                trace::callback_panicked("on_connection", None, &panic);
                 self.report_error(ErrorEvent::one(ErrorInfo::panicked(
                     "on_connection",
                     &panic,
@@ -559,6 +568,7 @@ impl WebSocketServer {
     pub(crate) fn report_error(&self, event: ErrorEvent) {
         let lent = self.lent();
         if let Err(panic) = guard(|| self.inner.handler.on_error(&lent, event)) {
+            trace::callback_panicked("on_error", None, &panic);
             log_panic("on_error", &self.label(), &panic);
         }
     }
@@ -704,6 +714,10 @@ impl Endpoint for WebSocketConnection {
 
     fn channel(&self) -> &Channel {
         &self.inner.channel
+    }
+
+    fn id(&self) -> u64 {
+        self.inner.id
     }
 
     fn label(&self) -> String {

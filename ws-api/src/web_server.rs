@@ -355,6 +355,7 @@ impl Router for WebRouter {
                 Ok(Some(response)) => return Route::Respond(response),
                 Ok(None) => {}
                 Err(panic) => {
+                    crate::trace::callback_panicked("on_request", None, &panic);
                     WebServer {
                         inner: web,
                         hold: None,

@@ -9,7 +9,7 @@
 use std::any::Any;
 use std::future::Future;
 use std::io::{self, IoSlice};
-use std::net::{Shutdown, TcpStream};
+use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
@@ -18,6 +18,7 @@ use std::time::{Duration, Instant};
 use async_io::{Async, Timer};
 use futures_io::{AsyncRead, AsyncWrite};
 use socket2::SockRef;
+use ws_adapter::trace::{self, ConnSpan};
 use ws_adapter::with_read_buffer;
 use ws_proto::TransportAction;
 
@@ -104,8 +105,8 @@ impl Future for Driver {
         inner.set_driver(cx.waker());
         let mut rounds = 0;
         let result = loop {
-            let progress = state.step(&mut inner, cx);
-            inner.pump(&mut state.wake);
+            let progress = state.step(&mut inner, &shared.span, cx);
+            inner.pump(&shared.span, &mut state.wake);
             if state.io.is_none() {
                 break Poll::Ready(());
             }
@@ -134,7 +135,7 @@ impl Drop for Driver {
         {
             reset(&**io);
         }
-        inner.pump(&mut self.state.wake);
+        inner.pump(&self.shared.span, &mut self.state.wake);
         drop(inner);
         self.state.wake.drain(..).for_each(Waker::wake);
     }
@@ -143,11 +144,11 @@ impl Drop for Driver {
 impl DriverState {
     /// One round of the drive contract. Returns whether anything happened, i.e. whether another
     /// round may find more to do; when it returns `false` every source has registered `cx`.
-    fn step(&mut self, inner: &mut Inner, cx: &mut Context<'_>) -> bool {
+    fn step(&mut self, inner: &mut Inner, span: &ConnSpan, cx: &mut Context<'_>) -> bool {
         let mut progress = false;
         let now = Instant::now();
         if inner.ws.poll_timeout().is_some_and(|at| at <= now) {
-            inner.ws.handle_timeout(now);
+            trace::handle_timeout(span, &mut inner.ws, now);
             progress = true;
         }
         let ws = &mut inner.ws;
@@ -267,6 +268,13 @@ pub(crate) fn socket_of(stream: &dyn Any) -> Option<SockRef<'_>> {
         return Some(SockRef::from(tcp.get_ref()));
     }
     find::<async_net::TcpStream>(stream).map(SockRef::from)
+}
+
+/// The peer's address, when `stream` is one [`socket_of`] knows.
+pub(crate) fn peer_addr_of(stream: &dyn Any) -> Option<SocketAddr> {
+    socket_of(stream)
+        .and_then(|socket| socket.peer_addr().ok())
+        .and_then(|addr| addr.as_socket())
 }
 
 /// `stream` as a `B`, or the `B` under a TLS stream.

@@ -16,6 +16,15 @@
 //! [`Connection::wants_read`] says so (undelivered events under [`Config::read_ahead`]), so a
 //! peer that outpaces the application meets TCP backpressure.
 //!
+//! # Logging
+//!
+//! With the cargo feature `tracing` (off by default; `ws-api` turns it on), connections log
+//! through the `tracing` crate, the same things at the same levels as every runtime (see
+//! `ws_adapter`'s "Logging"): each in its span `ws_conn` with its `id`, `role` and `peer`,
+//! whether the driver or a handle emits the event. The handshake (the hook included) and a
+//! [`Server`]'s handler run in the connection's span, so what they log carries the connection
+//! too; elsewhere, instrument with [`Sender::span`]. Without the feature it costs nothing.
+//!
 //! ```no_run
 //! use ws_runtime_smol::{Decision, Event, Server};
 //!

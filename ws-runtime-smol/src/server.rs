@@ -12,13 +12,16 @@ use std::time::Instant;
 use async_io::Async;
 use futures_io::{AsyncRead, AsyncWrite};
 use futures_lite::{AsyncReadExt, AsyncWriteExt};
-use ws_proto::Config;
 use ws_proto::handshake::{HandshakeError, Request, ServerHandshake};
+use ws_proto::{Config, Role};
 
-use crate::driver::{Driver, socket_of};
+use crate::driver::{Driver, peer_addr_of, socket_of};
 use crate::socket::WebSocket;
 use crate::with_deadline;
-use ws_adapter::{AcceptBackoff, ConnectionLimit};
+#[cfg(feature = "smol")]
+use ws_adapter::AcceptBackoff;
+use ws_adapter::ConnectionLimit;
+use ws_adapter::trace::{self, ConnSpan};
 pub use ws_adapter::{AcceptError, Decision};
 
 /// Runs the server side of the opening handshake on `stream` (plain, or TLS already
@@ -29,6 +32,9 @@ pub use ws_adapter::{AcceptError, Decision};
 /// `hook` sees every well-formed HTTP request, upgrade or not ([`Request::is_upgrade`]), so a
 /// web server that also serves plain HTTP can answer those with [`Decision::Reject`] and a
 /// full response; the upgrade is validated when the hook accepts.
+///
+/// The handshake, the hook included, runs in the connection's span (see the crate's
+/// "Logging").
 pub async fn accept<S>(
     stream: S,
     config: &Config,
@@ -38,9 +44,26 @@ where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let start = Instant::now();
+    let span = ConnSpan::new(Role::Server, || peer_addr_of(&stream as &dyn Any));
     let hook = |request: &Request| std::future::ready(Reply::Decision(hook(request)));
     let deadline = ws_proto::deadline(start, config.handshake_timeout);
-    accept_until(stream, config, hook, start, deadline).await
+    in_span(
+        &span,
+        accept_until(stream, config, hook, start, deadline, &span),
+    )
+    .await
+}
+
+/// Runs a server handshake in its connection's `span`, and logs how it failed, if it did.
+async fn in_span<T>(
+    span: &ConnSpan,
+    handshake: impl Future<Output = Result<T, AcceptError>>,
+) -> Result<T, AcceptError> {
+    let accepted = span.instrument(handshake).await;
+    if let Err(e) = &accepted {
+        trace::accept_failed(span, e);
+    }
+    accepted
 }
 
 /// What the hook of [`accept_tcp_streaming`] does with a request: what a [`Decision`] says, or
@@ -106,6 +129,7 @@ async fn accept_until<S, H, F>(
     hook: H,
     start: Instant,
     deadline: Instant,
+    span: &ConnSpan,
 ) -> Result<(WebSocket, Request, Driver), AcceptError>
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
@@ -132,9 +156,13 @@ where
         ws_proto::deadline(now, config.handshake_timeout)
     };
     match reply {
-        Reply::Stream(response) => Err(stream_response(stream, response, config).await),
+        Reply::Stream(response) => {
+            trace::refused(span, &request, response.status());
+            Err(stream_response(stream, response, config).await)
+        }
         Reply::Decision(Decision::Reject(response)) => {
             let status = response.status;
+            trace::refused(span, &request, status);
             let response = handshake.reject(response);
             Err(answer(stream, response, AcceptError::Rejected(status), deadline).await)
         }
@@ -143,7 +171,7 @@ where
         Reply::Decision(Decision::Accept(accept)) => {
             match handshake.accept(Instant::now(), &accept) {
                 Ok(connection) => {
-                    let (ws, driver) = WebSocket::from_stream(stream, connection);
+                    let (ws, driver) = WebSocket::start(stream, connection, span.clone());
                     Ok((ws, request, driver))
                 }
                 Err(e) => {
@@ -355,8 +383,10 @@ impl Server {
                         tcp
                     }
                     // Out of descriptors or similar: pause rather than spin on the error.
-                    Some(Err(_)) => {
-                        async_io::Timer::after(backoff.failed()).await;
+                    Some(Err(e)) => {
+                        let pause = backoff.failed();
+                        trace::accept_backoff(&e, pause);
+                        async_io::Timer::after(pause).await;
                         continue;
                     }
                 };
@@ -384,7 +414,10 @@ impl Server {
                             drop(held);
                         })
                         .detach();
-                        handler(ws, request).await;
+                        // The handler is the application's: what it logs carries the
+                        // connection.
+                        let span = ws.span().clone();
+                        span.instrument(handler(ws, request)).await;
                     }
                     drop(permit);
                 })
@@ -426,6 +459,9 @@ pub async fn accept_tcp_streaming(
 /// Like [`accept_tcp_streaming`], with a hook that decides asynchronously: the decision may
 /// wait without holding the executor (for a thread pool running application code that
 /// blocks, a database, another service). The wait is not bound by the handshake timeout.
+///
+/// The handshake, TLS and the hook included, runs in the connection's span (see the crate's
+/// "Logging"); [`ws_adapter::trace::ConnSpan::current`] carries it to another thread.
 pub async fn accept_tcp_with<H, F>(
     tcp: Async<std::net::TcpStream>,
     tls: Option<Arc<rustls::ServerConfig>>,
@@ -440,16 +476,21 @@ where
     let deadline = ws_proto::deadline(start, config.handshake_timeout);
     // Frames are written whole by the driver; don't let Nagle hold back the last segment.
     let _ = tcp.get_ref().set_nodelay(true);
-    match tls {
-        None => accept_until(tcp, config, hook, start, deadline).await,
-        Some(tls) => {
-            let tls = with_deadline(deadline, futures_rustls::TlsAcceptor::from(tls).accept(tcp))
-                .await
-                .ok_or(AcceptError::Handshake(HandshakeError::Timeout))?
-                .map_err(AcceptError::Io)?;
-            accept_until(tls, config, hook, start, deadline).await
+    let span = ConnSpan::new(Role::Server, || tcp.get_ref().peer_addr().ok());
+    let handshake = async {
+        match tls {
+            None => accept_until(tcp, config, hook, start, deadline, &span).await,
+            Some(tls) => {
+                let accepting = futures_rustls::TlsAcceptor::from(tls).accept(tcp);
+                let tls = with_deadline(deadline, accepting)
+                    .await
+                    .ok_or(AcceptError::Handshake(HandshakeError::Timeout))?
+                    .map_err(AcceptError::Io)?;
+                accept_until(tls, config, hook, start, deadline, &span).await
+            }
         }
-    }
+    };
+    in_span(&span, handshake).await
 }
 
 impl std::fmt::Debug for Server {

@@ -23,9 +23,10 @@ use std::time::Instant;
 use futures_io::{AsyncRead, AsyncWrite};
 use futures_lite::Stream;
 use futures_lite::future::poll_fn;
+use ws_adapter::trace::{self, ConnSpan, Flow};
 use ws_proto::{CloseCode, Connection, ConnectionState, Error as CoreError, Event};
 
-use crate::driver::{Driver, socket_of};
+use crate::driver::{Driver, peer_addr_of};
 pub use ws_adapter::{SendError, TrySendError};
 
 ws_adapter::handles! {
@@ -46,6 +47,8 @@ ws_adapter::handles! {
 pub(crate) struct Shared {
     inner: Mutex<Inner>,
     peer_addr: Option<SocketAddr>,
+    /// The connection's span: the driver and the handles log in it.
+    pub(crate) span: ConnSpan,
 }
 
 /// Everything the handles and the driver share; only ever touched under the lock, never held
@@ -61,6 +64,8 @@ pub(crate) struct Inner {
     driver: Option<Waker>,
     receivers: Vec<Waker>,
     senders: Vec<Waker>,
+    /// Backpressure, logged where it starts and ends.
+    flow: Flow,
 }
 
 /// Closes the connection when the last user handle is dropped.
@@ -91,9 +96,17 @@ impl WebSocket {
     where
         S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
-        let peer_addr = socket_of(&stream as &dyn Any)
-            .and_then(|socket| socket.peer_addr().ok())
-            .and_then(|addr| addr.as_socket());
+        let span = ConnSpan::new(connection.role(), || peer_addr_of(&stream as &dyn Any));
+        WebSocket::start(stream, connection, span)
+    }
+
+    /// [`from_stream`](Self::from_stream) in `span`, the one the handshake was logged in.
+    pub(crate) fn start<S>(stream: S, connection: Connection, span: ConnSpan) -> (WebSocket, Driver)
+    where
+        S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
+        let peer_addr = peer_addr_of(&stream as &dyn Any);
+        trace::opened(&span);
         let shared = Arc::new(Shared {
             inner: Mutex::new(Inner {
                 ws: connection,
@@ -103,8 +116,10 @@ impl WebSocket {
                 driver: None,
                 receivers: Vec::new(),
                 senders: Vec::new(),
+                flow: Flow::default(),
             }),
             peer_addr,
+            span,
         });
         let driver = Driver::new(Box::new(stream), Arc::clone(&shared));
         let ws = WebSocket::from_shared(shared);
@@ -157,7 +172,10 @@ impl Receiver {
             wake(driver);
             return Poll::Pending;
         };
-        inner.finished |= matches!(event, Event::Closed(_));
+        if let Event::Closed(outcome) = &event {
+            trace::closed(&self.shared.span, outcome);
+            inner.finished = true;
+        }
         // Wake the driver only when this call gave it something to do: reading may resume (the
         // core's flow-control rule), output appeared where there was none (an automatic Pong,
         // a Close echo), or the connection started closing (a transport action, a new timer).
@@ -186,7 +204,7 @@ impl Drop for Receiver {
         let mut inner = self.shared.lock();
         // Nobody can take events any more: drop them, so reading never stalls on a full queue.
         inner.receiver_gone = true;
-        while inner.ws.poll_event().is_some() {}
+        ws_adapter::discard_events(&self.shared.span, &mut inner.ws);
         let driver = inner.driver.clone();
         drop(inner);
         wake(driver);
@@ -251,7 +269,7 @@ impl Sender {
         inner.reset = true;
         inner.ws.abort();
         let mut wakers = Vec::new();
-        inner.pump(&mut wakers);
+        inner.pump(&self.shared.span, &mut wakers);
         wakers.extend(inner.driver.clone());
         drop(inner);
         wakers.into_iter().for_each(Waker::wake);
@@ -276,6 +294,13 @@ impl Sender {
         self.shared.peer_addr
     }
 
+    /// The connection's span (`ws_conn`, with its `id`, `role` and `peer`; cargo feature
+    /// `tracing`, zero-sized without it). Instrument the application's work for this
+    /// connection with it, so what it logs carries the connection too.
+    pub fn span(&self) -> &ConnSpan {
+        &self.shared.span
+    }
+
     /// Tries `send` on the core. With a context, a full output queue parks the task until the
     /// driver drains it; without one it is reported as [`TrySendError::Full`].
     fn poll_send(
@@ -294,13 +319,16 @@ impl Sender {
                 wake(driver);
                 return Poll::Ready(Ok(()));
             }
-            Err(CoreError::OutputFull) => match cx {
-                Some(cx) => {
-                    register(&mut inner.senders, cx.waker());
-                    return Poll::Pending;
+            Err(CoreError::OutputFull) => {
+                inner.output_full(&self.shared.span);
+                match cx {
+                    Some(cx) => {
+                        register(&mut inner.senders, cx.waker());
+                        return Poll::Pending;
+                    }
+                    None => TrySendError::Full,
                 }
-                None => TrySendError::Full,
-            },
+            }
             Err(CoreError::Closed) => TrySendError::Closed,
             Err(e) => TrySendError::Invalid(e),
         };
@@ -321,18 +349,24 @@ impl Inner {
     /// released: receivers when the core holds events (they stay in the core until a receiver
     /// polls them), senders when the core takes sends again or never will. With no receiver
     /// left, the core's events are dropped here.
-    pub(crate) fn pump(&mut self, wake: &mut Vec<Waker>) {
+    pub(crate) fn pump(&mut self, span: &ConnSpan, wake: &mut Vec<Waker>) {
         if self.receiver_gone {
             // Nobody will take events: drop them so reading never stalls on them.
-            while self.ws.poll_event().is_some() {}
+            ws_adapter::discard_events(span, &mut self.ws);
         } else if self.ws.has_events() {
             wake.append(&mut self.receivers);
         }
+        self.flow.observe(span, &self.ws);
         if !self.senders.is_empty()
             && (self.ws.can_send() || self.ws.state() != ConnectionState::Open)
         {
             wake.append(&mut self.senders);
         }
+    }
+
+    /// A send met a full output queue: backpressure (logged where it starts).
+    fn output_full(&mut self, span: &ConnSpan) {
+        self.flow.output_full(span, &self.ws);
     }
 
     /// Remembers the driver's waker for the handles.

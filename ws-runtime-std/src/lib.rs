@@ -15,6 +15,15 @@
 //! is full. A server answers connections over its limit with 503
 //! ([`Server::max_connections`]).
 //!
+//! # Logging
+//!
+//! With the cargo feature `tracing` (off by default; `ws-api` turns it on), connections log
+//! through the `tracing` crate, the same things at the same levels as every runtime (see
+//! `ws_adapter`'s "Logging"): each in its span `ws_conn` with its `id`, `role` and `peer`,
+//! whichever thread (the one in `recv`, the reactor, a sender) drives it. The hook of
+//! [`accept`] and a [`Server`]'s handler run in the connection's span, so what they log carries
+//! the connection too; elsewhere, enter [`Sender::span`]. Without the feature it costs nothing.
+//!
 //! ```no_run
 //! use ws_runtime_std::{Decision, Event, Server};
 //!

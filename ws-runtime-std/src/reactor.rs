@@ -128,6 +128,7 @@ impl Reactor {
     /// peer has read it, without a thread. The request is drained, not parsed: the answer does
     /// not depend on it.
     pub(crate) fn refuse(&self, tcp: TcpStream, response: &[u8]) {
+        ws_adapter::trace::refused_unread(&tcp);
         let _ = tcp.set_nodelay(true);
         if sys::send_nonblocking(&tcp, response).is_err() {
             return;

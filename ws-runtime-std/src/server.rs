@@ -8,9 +8,10 @@ use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
+use ws_adapter::trace::{self, ConnSpan};
 use ws_adapter::{AcceptBackoff, ConnectionLimit, DEFAULT_MAX_CONNECTIONS, overloaded};
-use ws_proto::Config;
 use ws_proto::handshake::{HandshakeError, Request, Response, ServerHandshake};
+use ws_proto::{Config, Role};
 
 use crate::reactor::Reactor;
 use crate::socket::WebSocket;
@@ -84,10 +85,29 @@ impl StreamedResponse {
 /// Like [`accept`], with a hook that may also answer with a [`StreamedResponse`] (a file).
 /// A streamed response ends in [`AcceptError::Rejected`] with its status once it was written,
 /// or [`AcceptError::Io`] if writing it failed or stalled.
+///
+/// The connection's span is entered while the hook runs (see the crate's "Logging").
 pub fn accept_streaming(
+    transport: Transport,
+    config: &Config,
+    hook: impl FnOnce(&Request) -> Reply,
+) -> Result<(WebSocket, Request), AcceptError> {
+    let span = ConnSpan::new(Role::Server, || transport.tcp.peer_addr().ok());
+    let entered = span.enter();
+    let accepted = handshake(transport, config, hook, &span);
+    drop(entered);
+    if let Err(e) = &accepted {
+        trace::accept_failed(&span, e);
+    }
+    accepted
+}
+
+/// [`accept_streaming`], logging in `span`.
+fn handshake(
     mut transport: Transport,
     config: &Config,
     hook: impl FnOnce(&Request) -> Reply,
+    span: &ConnSpan,
 ) -> Result<(WebSocket, Request), AcceptError> {
     let start = Instant::now();
     let deadline = ws_proto::deadline(start, config.handshake_timeout);
@@ -125,9 +145,13 @@ pub fn accept_streaming(
         }
     };
     match hook(&request) {
-        Reply::Stream(response) => Err(stream(transport, response, config.handshake_timeout)),
+        Reply::Stream(response) => {
+            trace::refused(span, &request, response.status);
+            Err(stream(transport, response, config.handshake_timeout))
+        }
         Reply::Decision(Decision::Reject(response)) => {
             let status = response.status;
+            trace::refused(span, &request, status);
             Err(answer(
                 &mut transport,
                 handshake.reject(response),
@@ -137,7 +161,7 @@ pub fn accept_streaming(
         Reply::Decision(Decision::Accept(accept)) => {
             match handshake.accept(Instant::now(), &accept) {
                 Ok(connection) => {
-                    let ws = WebSocket::from_transport(transport, connection)
+                    let ws = WebSocket::start(transport, connection, span.clone())
                         .map_err(AcceptError::Io)?;
                     Ok((ws, request))
                 }
@@ -300,8 +324,10 @@ impl Server {
                             backoff.succeeded();
                             tcp
                         }
-                        Err(_) => {
-                            thread::sleep(backoff.failed());
+                        Err(e) => {
+                            let pause = backoff.failed();
+                            trace::accept_backoff(&e, pause);
+                            thread::sleep(pause);
                             continue;
                         }
                     };
@@ -325,6 +351,10 @@ impl Server {
                                 return;
                             };
                             if let Ok((ws, request)) = accept(transport, &config, |r| hook(r)) {
+                                // The handler is the application's: what it logs carries the
+                                // connection.
+                                let span = ws.span().clone();
+                                let _entered = span.enter();
                                 handler(ws, request);
                             }
                         });

@@ -33,6 +33,7 @@ use crate::reactor::Reactor;
 use crate::sys;
 use crate::transport::{Transport, clear_deadline, close_tcp};
 use ws_adapter::READ_CHUNK;
+use ws_adapter::trace::{self, ConnSpan, Flow};
 pub use ws_adapter::{SendError, TrySendError};
 
 /// Most plaintext handed to TLS per round, so rustls never buffers more than this.
@@ -73,6 +74,8 @@ pub(crate) struct Shared {
     space: Condvar,
     peer_addr: Option<SocketAddr>,
     reactor: &'static Reactor,
+    /// The connection's span: every thread that drives the connection logs in it.
+    span: ConnSpan,
 }
 
 struct Inner {
@@ -119,6 +122,8 @@ struct Inner {
     armed: Option<Instant>,
     /// A read timeout is set on the socket (by `recv_timeout`).
     read_timeout_set: bool,
+    /// Backpressure, logged where it starts and ends.
+    flow: Flow,
 }
 
 /// Closes the connection when the last user handle is dropped.
@@ -133,7 +138,7 @@ impl Drop for HandleGuard {
         let _ = inner.ws.close(Instant::now(), CloseCode::GOING_AWAY, "");
         inner.orphaned = true;
         // Nobody will take events any more: drop them, so reading never stalls on them.
-        while inner.ws.poll_event().is_some() {}
+        ws_adapter::discard_events(&shared.span, &mut inner.ws);
         shared.drive(&mut inner, None);
     }
 }
@@ -147,6 +152,16 @@ impl WebSocket {
     /// application. The transport's handshake timeouts are cleared; the core's timers take
     /// over.
     pub fn from_transport(transport: Transport, ws: Connection) -> io::Result<WebSocket> {
+        let span = ConnSpan::new(ws.role(), || transport.tcp.peer_addr().ok());
+        WebSocket::start(transport, ws, span)
+    }
+
+    /// [`from_transport`](Self::from_transport) in `span`, the one the handshake was logged in.
+    pub(crate) fn start(
+        transport: Transport,
+        ws: Connection,
+        span: ConnSpan,
+    ) -> io::Result<WebSocket> {
         let Transport { tcp, tls } = transport;
         clear_deadline(&tcp)?;
         sys::prepare(&tcp)?;
@@ -177,14 +192,17 @@ impl WebSocket {
                 reset: false,
                 armed: None,
                 read_timeout_set: false,
+                flow: Flow::default(),
             }),
             readable: Condvar::new(),
             space: Condvar::new(),
             peer_addr,
             reactor,
+            span,
         });
         let key = reactor.register(&tcp, &shared)?;
         LIVE_CONNECTIONS.fetch_add(1, Ordering::SeqCst);
+        trace::opened(&shared.span);
         {
             let mut inner = shared.lock();
             inner.key = key;
@@ -241,7 +259,10 @@ impl Receiver {
             // in answer goes out before a Close that arrived after the event (see the drive
             // contract of ws-proto).
             if let Some(event) = inner.ws.poll_event() {
-                inner.finished |= matches!(event, Event::Closed(_));
+                if let Event::Closed(outcome) = &event {
+                    trace::closed(&shared.span, outcome);
+                    inner.finished = true;
+                }
                 inner.in_batch = inner.ws.has_events();
                 shared.drive(&mut inner, None);
                 return Ok(Some(event));
@@ -402,6 +423,13 @@ impl Sender {
         self.shared.peer_addr
     }
 
+    /// The connection's span (`ws_conn`, with its `id`, `role` and `peer`; cargo feature
+    /// `tracing`, zero-sized without it). Enter it where the application works for this
+    /// connection, so what it logs carries the connection too.
+    pub fn span(&self) -> &ConnSpan {
+        &self.shared.span
+    }
+
     /// Bytes of buffer capacity the connection holds for receiving and sending, not counting
     /// events already handed out (see
     /// [`Connection::buffer_capacity`](ws_proto::Connection::buffer_capacity)). After a large
@@ -425,13 +453,19 @@ impl Sender {
                     return Ok(());
                 }
                 Err(CoreError::OutputFull) if block => {
+                    inner.output_full(&shared.span);
                     inner.senders_waiting += 1;
                     inner = shared
                         .wait(&shared.space, inner, None)
                         .unwrap_or_else(|| shared.lock());
                     inner.senders_waiting -= 1;
                 }
-                Err(e) => return Err(TrySendError::from_core(e)),
+                Err(e) => {
+                    if e == CoreError::OutputFull {
+                        inner.output_full(&shared.span);
+                    }
+                    return Err(TrySendError::from_core(e));
+                }
             }
         }
     }
@@ -474,6 +508,10 @@ impl Shared {
     /// `now` is the time if the caller has it; otherwise the clock is read only while the
     /// application is away from `recv` (a clock read per message adds up).
     fn drive(&self, inner: &mut Inner, now: Option<Instant>) {
+        if inner.orphaned {
+            // Events that came after the handles were dropped: nobody takes them either.
+            ws_adapter::discard_events(&self.span, &mut inner.ws);
+        }
         let defer = inner.in_batch && !inner.orphaned && inner.ws.output_len() < DEFER_LIMIT;
         if !defer && !inner.write_blocked {
             inner.flush();
@@ -490,6 +528,7 @@ impl Shared {
                 TransportAction::Close => self.close_transport(inner),
             }
         }
+        inner.flow.observe(&self.span, &inner.ws);
         if inner.receivers_waiting > 0
             && (inner.ws.has_events()
                 || inner.finished
@@ -570,7 +609,7 @@ impl Shared {
             inner.watching = true;
         }
         if inner.ws.poll_timeout().is_some_and(|at| at <= now) {
-            inner.ws.handle_timeout(now);
+            trace::handle_timeout(&self.span, &mut inner.ws, now);
         }
         self.drive(&mut inner, Some(now));
     }
@@ -592,6 +631,11 @@ impl Shared {
 }
 
 impl Inner {
+    /// A send met a full output queue: backpressure (logged where it starts).
+    fn output_full(&mut self, span: &ConnSpan) {
+        self.flow.output_full(span, &self.ws);
+    }
+
     /// Writes what the socket takes now, without blocking: the TLS records waiting, then the
     /// core's output (through TLS when there is TLS), then the write-side shutdown once all of
     /// it is out. What remains waits for the reactor to see room.

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use async_io::Async;
 use ws_adapter::AcceptBackoff;
+use ws_adapter::trace::ConnSpan;
 use ws_proto::Config;
 use ws_runtime_smol::{ClientBuilder, Decision, Reply, Sender, StreamedResponse};
 
@@ -24,18 +25,25 @@ crate::link::impl_link!(Sender, try_close);
 /// the time a callback returns is handled in the same hand-off, so the pool's cost (two thread
 /// switches) is paid per burst, not per message; a connection that never pauses keeps its pool
 /// thread, like a thread per busy connection.
+///
+/// The callbacks run in the connection's span: what they log carries the connection.
 async fn drive(ws: ws_runtime_smol::WebSocket, mut session: Box<dyn Session>, inline: bool) {
+    let mut span = ws.span().clone();
     let (sender, receiver) = ws.split();
     if inline {
-        session.opened(Arc::new(sender));
-        while let Some(event) = receiver.recv().await {
-            session.event(event);
-        }
-        return;
+        let callbacks = async move {
+            session.opened(Arc::new(sender));
+            while let Some(event) = receiver.recv().await {
+                session.event(event);
+            }
+        };
+        return span.instrument(callbacks).await;
     }
-    session = smol::unblock(move || {
+    (session, span) = smol::unblock(move || {
+        let entered = span.enter();
         session.opened(Arc::new(sender));
-        session
+        drop(entered);
+        (session, span)
     })
     .await;
     let mut receiver = receiver;
@@ -44,14 +52,16 @@ async fn drive(ws: ws_runtime_smol::WebSocket, mut session: Box<dyn Session>, in
         // ran (the core's drive contract: a peer's Close waits behind the messages before it,
         // so the answers to them go out first). So the batch is taken on the pool thread, one
         // event at a time, never ahead of the callbacks.
-        (session, receiver) = smol::unblock(move || {
+        (session, receiver, span) = smol::unblock(move || {
+            let entered = span.enter();
             session.event(first);
             while let Some(Some(event)) =
                 futures_lite::future::block_on(futures_lite::future::poll_once(receiver.recv()))
             {
                 session.event(event);
             }
-            (session, receiver)
+            drop(entered);
+            (session, receiver, span)
         })
         .await;
     }
@@ -109,7 +119,9 @@ pub(super) fn serve(
                 // Out of descriptors or similar: pause rather than spin on the error.
                 Some(Err(e)) => {
                     router.listener_error(&e);
-                    async_io::Timer::after(backoff.failed()).await;
+                    let pause = backoff.failed();
+                    ws_adapter::trace::accept_backoff(&e, pause);
+                    async_io::Timer::after(pause).await;
                     continue;
                 }
             };
@@ -173,13 +185,19 @@ async fn serve_one(
         |request| {
             let (admission, router) = (Arc::clone(&admission), Arc::clone(&router));
             let request = request.clone();
+            // The handshake's span, carried to the blocking pool.
+            let span = ConnSpan::current();
             async move {
                 // `on_connection` and the HTTP handler are application code too: unless callbacks
                 // run inline, they decide on the blocking pool, not on the executor.
                 let route = if inline {
                     admission.route(&*router, &request, remote)
                 } else {
-                    smol::unblock(move || admission.route(&*router, &request, remote)).await
+                    smol::unblock(move || {
+                        let _entered = span.enter();
+                        admission.route(&*router, &request, remote)
+                    })
+                    .await
                 };
                 reply(route, slot)
             }

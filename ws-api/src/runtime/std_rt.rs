@@ -28,6 +28,9 @@ const ACCEPT_STACK: usize = 128 << 10;
 const CONNECTION_STACK: usize = ws_runtime_std::DEFAULT_THREAD_STACK;
 
 fn drive(ws: ws_runtime_std::WebSocket, mut session: Box<dyn Session>) {
+    // The callbacks run in the connection's span: what they log carries the connection.
+    let span = ws.span().clone();
+    let _entered = span.enter();
     let (sender, receiver) = ws.split();
     session.opened(Arc::new(sender));
     for event in receiver {
@@ -75,7 +78,9 @@ pub(super) fn serve(
                     Err(e) => {
                         router.listener_error(&e);
                         // Out of descriptors or similar: pause rather than spin on the error.
-                        thread::sleep(backoff.failed());
+                        let pause = backoff.failed();
+                        ws_adapter::trace::accept_backoff(&e, pause);
+                        thread::sleep(pause);
                         continue;
                     }
                 };
