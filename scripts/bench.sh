@@ -17,8 +17,10 @@
 #                      pool, the default: safe for callbacks that block)
 #   ws-api-smol-inline the same with --inline-callbacks (callbacks on the executor)
 #   ws-api-std         ws-api's echo_server example, --runtime std
-#   smol-before        with BASELINE=<git revision>: smol's and std's echo_server examples built
-#   std-before         at that revision, measured in the same run (a before/after comparison)
+#   smol-before        with BASELINE=<git revision>: smol's, std's and ws-api's echo_server
+#   std-before         examples built at that revision, measured in the same run (a
+#   ws-api-std-before  before/after comparison)
+#   ws-api-smol-before
 #   node-ws            bench/peers/node_ws_echo.js: Node `ws` with perMessageDeflate (compressed
 #                      scenarios only; installed by scripts/setup-interop.sh)
 #   py-websockets      bench/peers/py_ws_echo.py: Python `websockets` (compressed scenarios only)
@@ -82,7 +84,7 @@ out=${OUT:-$root/target/bench/report}
 
 all_servers="tcp-raw tokio-tungstenite fastwebsockets smol std ws-api-smol ws-api-smol-inline ws-api-std"
 if [ -n "${BASELINE:-}" ]; then
-  all_servers="$all_servers smol-before std-before"
+  all_servers="$all_servers smol-before std-before ws-api-smol-before ws-api-std-before"
 fi
 servers=${SERVERS:-$all_servers}
 run_deflate=${DEFLATE:-1}
@@ -164,7 +166,7 @@ cargo build --release -q -p ws-api --example echo_server
 cp -f "$root/target/release/examples/echo_server" "$bin/echo-server-api"
 cargo build --release -q --manifest-path bench/Cargo.toml --target-dir "$root/target/bench"
 if [ -n "${BASELINE:-}" ]; then
-  # The same two examples at the baseline revision, from a worktree of their own.
+  # The same examples at the baseline revision, from a worktree of their own.
   base_src="$root/target/bench/baseline-src"
   base_target="$root/target/bench/baseline-target"
   git worktree remove --force "$base_src" 2>/dev/null || rm -rf "$base_src"
@@ -174,6 +176,9 @@ if [ -n "${BASELINE:-}" ]; then
       -p "ws-runtime-$runtime" --example echo_server
     cp -f "$base_target/release/examples/echo_server" "$bin/echo-server-$runtime-before"
   done
+  cargo build --release -q --manifest-path "$base_src/Cargo.toml" --target-dir "$base_target" \
+    -p ws-api --example echo_server
+  cp -f "$base_target/release/examples/echo_server" "$bin/echo-server-api-before"
   git worktree remove --force "$base_src"
 fi
 tools="$root/target/bench/release"
@@ -196,6 +201,8 @@ server_command() {
     ws-api-std) echo "$bin/echo-server-api --runtime std" ;;
     smol-before) echo "$bin/echo-server-smol-before" ;;
     std-before) echo "$bin/echo-server-std-before" ;;
+    ws-api-smol-before) echo "$bin/echo-server-api-before --runtime smol" ;;
+    ws-api-std-before) echo "$bin/echo-server-api-before --runtime std" ;;
     node-ws) echo "node $root/bench/peers/node_ws_echo.js" ;;
     py-websockets) echo "$python $root/bench/peers/py_ws_echo.py" ;;
   esac
