@@ -64,7 +64,7 @@ class Api:
             trait = v.get("trait")
             self_ty = self.ty(v["self_type"])
             if trait:
-                return f"<{self_ty} as {trait['path']}{self.args(trait.get('args'))}>::{v['name']}"
+                return f"<{self_ty} as {self.trait_path(trait)}{self.args(trait.get('args'))}>::{v['name']}"
             return f"{self_ty}::{v['name']}"
         if kind == "function_pointer":
             sig = v["sig"]
@@ -107,6 +107,13 @@ class Api:
             return f"({inputs})" + (f" -> {self.ty(out)}" if out else "")
         return ""
 
+    def trait_path(self, trait):
+        """A trait's path as written, or its last segment from rustdoc's paths when none is."""
+        if trait.get("path"):
+            return trait["path"]
+        known = self.doc["paths"].get(str(trait.get("id")))
+        return known["path"][-1] if known else "_"
+
     def poly_trait(self, p):
         return p["trait"]["path"] + self.args(p["trait"].get("args"))
 
@@ -117,6 +124,10 @@ class Api:
             return prefix + v["trait"]["path"] + self.args(v["trait"].get("args"))
         if kind == "outlives":
             return v
+        if kind == "use":
+            # Precise capturing, `use<'a, T>`.
+            names = [next(iter(x.values())) for x in v]
+            return "use<" + ", ".join(names) + ">"
         return f"<{kind}>"
 
     def generics(self, g):
