@@ -129,6 +129,22 @@ pub enum CloseInitiator {
 }
 
 /// The Close frame the peer sent, if any (RFC 6455 §5.5.1).
+///
+/// ```
+/// use ws_proto::{CloseCode, CloseFrame, PeerClose};
+///
+/// fn describe(received: &PeerClose) -> String {
+///     match received {
+///         PeerClose::NotReceived => "the peer vanished without a Close".into(),
+///         PeerClose::WithoutCode => "the peer closed without a code (1005)".into(),
+///         PeerClose::Frame(CloseFrame { code, reason }) => format!("{}: {reason}", code.0),
+///     }
+/// }
+///
+/// let bye = PeerClose::Frame(CloseFrame { code: CloseCode::GOING_AWAY, reason: "bye".into() });
+/// assert_eq!(describe(&bye), "1001: bye");
+/// assert!(!PeerClose::default().is_received());
+/// ```
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub enum PeerClose {
     /// No Close frame arrived.
