@@ -12,10 +12,6 @@ use bytes::{Buf, Bytes, BytesMut};
 
 use crate::frame::{FrameHeader, MAX_HEADER_LEN, extend_masked};
 
-/// Past this much spare capacity an empty tail buffer is released, so an idle connection does
-/// not keep the memory of its largest message.
-const RETAIN_CAPACITY: usize = 64 << 10;
-
 /// Most a released tail is grown to at once for the next burst.
 const REGROW_MAX: usize = 256 << 10;
 
@@ -154,7 +150,10 @@ impl Output {
                 }
             }
         }
-        if self.tail.is_empty() && self.tail_peak > RETAIN_CAPACITY {
+        // A tail written out in full is released, so an idle connection holds no output buffer
+        // (not even the small one its last message needed). A busy connection pays for it one
+        // allocation per burst: the next burst reserves the last one's size at once.
+        if self.tail.is_empty() && self.tail_peak > 0 {
             self.regrow = self.tail_peak.min(REGROW_MAX);
             self.tail = BytesMut::new();
             self.tail_peak = 0;
@@ -195,6 +194,30 @@ mod tests {
             out.consume(n);
         }
         assert_eq!(written, b"\x82\x03abcsharedxyz");
+    }
+
+    #[test]
+    fn a_written_out_tail_is_released_and_the_next_burst_reserves_its_size_at_once() {
+        let mut out = Output::default();
+        for _ in 0..100 {
+            out.push_frame(header(16), &[7; 16]);
+        }
+        let burst = out.capacity();
+        assert!(burst >= 100 * 18, "{burst}");
+        let n = out.len();
+        out.consume(n - 1);
+        assert_eq!(out.capacity(), burst, "a byte is still queued");
+        out.consume(1);
+        assert_eq!(
+            out.capacity(),
+            0,
+            "an idle connection holds no output buffer"
+        );
+        out.push_frame(header(16), &[7; 16]);
+        assert!(
+            out.tail.capacity() >= 100 * 18,
+            "regrown at once for a like burst"
+        );
     }
 
     #[test]

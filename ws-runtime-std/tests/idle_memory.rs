@@ -23,8 +23,8 @@ use ws_runtime_std::{Config, Decision, Event, Sender, Server, ServerHandle};
 
 const MESSAGE: usize = 15 << 20;
 const CONNECTIONS: usize = 8;
-/// What an idle connection may report: the core releases spare capacity above 64 KiB in each of
-/// its receive, control and output buffers, so at most 3 × 64 KiB.
+/// What an idle connection may report: the core releases spare capacity above 64 KiB in its
+/// receive and control buffers and its whole output buffer once written; 3 × 64 KiB bounds it.
 const IDLE_BOUND: usize = 3 * (64 << 10);
 /// Growth of resident memory allowed for the idle connections once the allocator returned its
 /// free memory: a quarter of one 15 MiB buffer per connection, so a single buffer kept by each
