@@ -130,12 +130,14 @@ impl AcceptBackoff {
         self.failures = 0;
     }
 
-    /// `accept` failed: how long to pause before the next attempt.
-    pub fn failed(&mut self) -> Duration {
+    /// `accept` failed with `error`: how long to pause before the next attempt. The failure
+    /// is logged (feature `tracing`), once per failure, which the pauses space out.
+    pub fn failed(&mut self, error: &std::io::Error) -> Duration {
         let delay = Self::FIRST
             .saturating_mul(1 << self.failures.min(10))
             .min(Self::MAX);
         self.failures = self.failures.saturating_add(1);
+        crate::trace::accept_backoff(error, delay);
         delay
     }
 }
@@ -158,14 +160,15 @@ mod tests {
     #[test]
     fn backoff_doubles_to_a_ceiling_and_resets() {
         let mut backoff = AcceptBackoff::default();
-        assert_eq!(backoff.failed(), Duration::from_millis(10));
-        assert_eq!(backoff.failed(), Duration::from_millis(20));
+        let error = std::io::Error::from_raw_os_error(24); // EMFILE: out of descriptors
+        assert_eq!(backoff.failed(&error), Duration::from_millis(10));
+        assert_eq!(backoff.failed(&error), Duration::from_millis(20));
         for _ in 0..20 {
-            backoff.failed();
+            backoff.failed(&error);
         }
-        assert_eq!(backoff.failed(), Duration::from_secs(1));
+        assert_eq!(backoff.failed(&error), Duration::from_secs(1));
         backoff.succeeded();
-        assert_eq!(backoff.failed(), Duration::from_millis(10));
+        assert_eq!(backoff.failed(&error), Duration::from_millis(10));
     }
 
     #[test]

@@ -24,7 +24,7 @@
 use std::future::Future;
 use std::io;
 use std::net::{SocketAddr, TcpStream};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 #[cfg(not(feature = "tracing"))]
 use std::marker::PhantomData;
@@ -195,8 +195,9 @@ pub fn accept_failed(span: &ConnSpan, error: &AcceptError) {
 }
 
 /// How a connection ended, from its [`CloseOutcome`]: a protocol error (the peer's fault: the
-/// close code and reason the violation maps to) and a keepalive timeout are `info`; every
-/// other ending (a close handshake, the peer going away, an abort) is `debug`.
+/// close code and reason the violation maps to), a keepalive timeout and a close timeout (the
+/// peer did not finish the close handshake in time, RFC 6455 §7.1.1) are `info`; every other
+/// ending (a close handshake, the peer going away, an abort) is `debug`.
 #[inline]
 pub fn closed(span: &ConnSpan, outcome: &CloseOutcome) {
     #[cfg(feature = "tracing")]
@@ -212,6 +213,7 @@ pub fn closed(span: &ConnSpan, outcome: &CloseOutcome) {
             Some(ProtocolError::KeepaliveTimeout) => info!(
                 parent: span,
                 code = ProtocolError::KeepaliveTimeout.close_code().0,
+                timed_out = outcome.timed_out,
                 "keepalive timeout: no answer to a Ping in time, connection failed",
             ),
             Some(error) => info!(
@@ -219,7 +221,15 @@ pub fn closed(span: &ConnSpan, outcome: &CloseOutcome) {
                 code = error.close_code().0,
                 reason = %error,
                 initiator,
+                timed_out = outcome.timed_out,
                 "protocol error by the peer, connection failed",
+            ),
+            None if outcome.timed_out => info!(
+                parent: span,
+                sent = outcome.sent.as_ref().map(|frame| frame.code.0),
+                initiator,
+                clean = outcome.clean,
+                "close timeout: the peer did not finish the close handshake",
             ),
             None => debug!(
                 parent: span,
@@ -234,30 +244,6 @@ pub fn closed(span: &ConnSpan, outcome: &CloseOutcome) {
     }
     #[cfg(not(feature = "tracing"))]
     let _ = (span, outcome);
-}
-
-/// Fires the core's timers ([`Connection::handle_timeout`]) and logs a close timeout (the peer
-/// did not finish the close handshake in time, RFC 6455 §7.1.1) at `info`, which the
-/// [`CloseOutcome`] alone cannot tell from an abort.
-#[inline]
-pub fn handle_timeout(span: &ConnSpan, ws: &mut Connection, now: Instant) {
-    #[cfg(feature = "tracing")]
-    {
-        let closing = ws.state() == ConnectionState::Closing;
-        ws.handle_timeout(now);
-        if closing && ws.state() == ConnectionState::Closed {
-            info!(
-                parent: &span.span,
-                timeout = ?ws.config().close_timeout,
-                "close timeout: the peer did not finish the close handshake",
-            );
-        }
-    }
-    #[cfg(not(feature = "tracing"))]
-    {
-        let _ = span;
-        ws.handle_timeout(now);
-    }
 }
 
 /// A connection's backpressure, logged at `debug` when it starts and when it ends, never per
@@ -342,7 +328,7 @@ pub fn refused_unread(tcp: &TcpStream) {
 /// ([`AcceptBackoff`](crate::AcceptBackoff)): `warn`, once per failure, which the back-off
 /// itself spaces out.
 #[inline]
-pub fn accept_backoff(error: &io::Error, delay: Duration) {
+pub(crate) fn accept_backoff(error: &io::Error, delay: Duration) {
     #[cfg(feature = "tracing")]
     warn!(error = %error, retry_in = ?delay, "accepting a connection failed");
     #[cfg(not(feature = "tracing"))]

@@ -156,9 +156,8 @@ impl ServerOptions {
     }
 
     /// permessage-deflate (RFC 7692): on by default (browsers, Python `websockets` and Node
-    /// `ws` all offer it), with [`DeflateConfig::default`](crate::DeflateConfig::default); `None` turns it
-    /// off. Sets
-    /// [`Config::compression`] in [`config`](Self::config).
+    /// `ws` all offer it), with [`DeflateConfig::default`](crate::DeflateConfig::default);
+    /// `None` turns it off. Sets [`Config::compression`] in [`config`](Self::config).
     ///
     /// ```
     /// # use ws_api::*;

@@ -82,13 +82,7 @@ fn the_runtimes_listeners_name_a_used_address() {
 }
 
 fn a_second_server_on_a_served_path_is_refused_naming_the_path(runtime: Runtime) {
-    let web = WebServer::start(
-        WebServerOptions::new()
-            .addr("127.0.0.1:0")
-            .unwrap()
-            .runtime(runtime),
-    )
-    .unwrap();
+    let web = local_web_server(runtime);
     let on = |log: &Arc<Log>, path: Option<&str>| {
         let options = ServerOptions::new().web_server(&web);
         let options = match path {

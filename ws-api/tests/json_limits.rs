@@ -73,13 +73,7 @@ impl WebSocketServerHandler for QuietServer {
 
 /// An `object` server with `limits` on its own web server.
 fn object_server(runtime: Runtime, log: &Arc<Log>, limits: JsonLimits) -> WebSocketServer {
-    let web = WebServer::start(
-        WebServerOptions::new()
-            .addr("127.0.0.1:0")
-            .unwrap()
-            .runtime(runtime),
-    )
-    .unwrap();
+    let web = local_web_server(runtime);
     WebSocketServer::new(
         QuietServer {
             log: Arc::clone(log),
@@ -266,13 +260,7 @@ impl WebSocketServerHandler for SendsDeepServer {
 }
 
 fn an_object_client_bounds_what_the_server_sends(runtime: Runtime) {
-    let web = WebServer::start(
-        WebServerOptions::new()
-            .addr("127.0.0.1:0")
-            .unwrap()
-            .runtime(runtime),
-    )
-    .unwrap();
+    let web = local_web_server(runtime);
     let _server =
         WebSocketServer::new(SendsDeepServer, ServerOptions::new().web_server(&web)).unwrap();
     let clog = Log::new();

@@ -153,13 +153,7 @@ struct Measured {
 /// resident memory growth until the server has delivered or refused it.
 fn measure(runtime: Runtime, limits: JsonLimits, json: String) -> Measured {
     let log = Log::new();
-    let web = WebServer::start(
-        WebServerOptions::new()
-            .addr("127.0.0.1:0")
-            .unwrap()
-            .runtime(runtime),
-    )
-    .unwrap();
+    let web = local_web_server(runtime);
     let server = WebSocketServer::new(
         SinkServer {
             log: Arc::clone(&log),

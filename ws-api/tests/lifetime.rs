@@ -26,16 +26,6 @@ on_both_runtimes!(
     handlers_that_keep_their_lent_handles_keep_nothing_running,
 );
 
-fn web(runtime: Runtime) -> WebServer {
-    WebServer::start(
-        WebServerOptions::new()
-            .addr("127.0.0.1:0")
-            .unwrap()
-            .runtime(runtime),
-    )
-    .unwrap()
-}
-
 /// Waits until a connect to `addr` is refused: the listener closes on its own thread or task
 /// once the last handle is gone, so this polls.
 fn wait_refused(addr: SocketAddr) {
@@ -58,7 +48,7 @@ fn is_terminate(line: &str) -> bool {
 
 fn a_dropped_client_closes_with_1001_and_still_gets_on_terminate(runtime: Runtime) {
     let (slog, clog) = (Log::new(), Log::new());
-    let web = web(runtime);
+    let web = local_web_server(runtime);
     let server = WebSocketServer::new(
         TestServer::new(&slog),
         ServerOptions::new().web_server(&web),
@@ -114,7 +104,7 @@ impl WebSocketServerHandler for Door {
 
 fn a_client_dropped_while_connecting_closes_once_open(runtime: Runtime) {
     let (slog, clog, door) = (Log::new(), Log::new(), Log::new());
-    let web = web(runtime);
+    let web = local_web_server(runtime);
     let _server = WebSocketServer::new(
         Door {
             log: Arc::clone(&slog),
@@ -148,7 +138,7 @@ fn a_dropped_server_closes_its_connections_and_its_web_server_stops(runtime: Run
     // The web server's own handle is dropped at once: the WebSocket server keeps it listening.
     let server = WebSocketServer::new(
         TestServer::new(&slog),
-        ServerOptions::new().web_server(&web(runtime)),
+        ServerOptions::new().web_server(&local_web_server(runtime)),
     )
     .unwrap();
     let addr = server.web_server().local_addr();
@@ -172,7 +162,7 @@ fn a_dropped_server_closes_its_connections_and_its_web_server_stops(runtime: Run
 
 fn a_dropped_websocket_server_frees_its_path_and_leaves_its_web_server_listening(runtime: Runtime) {
     let (first_log, second_log, clog) = (Log::new(), Log::new(), Log::new());
-    let web = web(runtime);
+    let web = local_web_server(runtime);
     let on_chat = |log: &Arc<Log>| {
         WebSocketServer::new(
             TestServer::new(log),
@@ -261,7 +251,7 @@ fn handlers_that_keep_their_lent_handles_keep_nothing_running(runtime: Runtime) 
             log: Arc::clone(&slog),
             kept: Arc::default(),
         },
-        ServerOptions::new().web_server(&web(runtime)),
+        ServerOptions::new().web_server(&local_web_server(runtime)),
     )
     .unwrap();
     let addr = server.web_server().local_addr();

@@ -11,21 +11,17 @@
 #[macro_use]
 mod support;
 
-use std::cell::RefCell;
-use std::collections::HashMap;
-use std::fmt;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex, Once, OnceLock};
-use std::time::Instant;
+use std::sync::Once;
 
 use support::*;
-use tracing::field::{Field, Visit};
-use tracing::span::{Attributes, Id, Record};
-use tracing::{Event, Level, Metadata, Subscriber};
-use tracing_core::span::Current;
+use trace_collector::collector;
+use tracing::Level;
 use ws_api::*;
+
+#[path = "../../ws-adapter/tests/support/trace_collector.rs"]
+mod trace_collector;
 
 on_both_runtimes!(
     a_protocol_error_is_logged_in_the_connections_span_with_both_ids,
@@ -33,167 +29,13 @@ on_both_runtimes!(
     a_panicking_callback_is_an_error_in_the_connections_span,
 );
 
-/// An event as the subscriber saw it, with the fields of the span it belongs to (its explicit
-/// parent, or the span entered on the emitting thread).
-#[derive(Clone, Debug)]
-struct Logged {
-    level: Level,
-    fields: HashMap<String, String>,
-    span: Option<HashMap<String, String>>,
-}
-
-impl Logged {
-    fn message(&self) -> &str {
-        self.field("message").unwrap_or("")
-    }
-
-    fn field(&self, name: &str) -> Option<&str> {
-        self.fields.get(name).map(String::as_str)
-    }
-
-    fn span_field(&self, name: &str) -> Option<&str> {
-        self.span.as_ref()?.get(name).map(String::as_str)
-    }
-
-    fn of_peer(&self, peer: SocketAddr) -> bool {
-        self.span_field("peer") == Some(peer.to_string().as_str())
-    }
-}
-
-/// Records strings as they are, everything else as `Debug` formats it.
-struct Fields<'a>(&'a mut HashMap<String, String>);
-
-impl Visit for Fields<'_> {
-    fn record_str(&mut self, field: &Field, value: &str) {
-        self.0.insert(field.name().to_owned(), value.to_owned());
-    }
-
-    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-        self.0.insert(field.name().to_owned(), format!("{value:?}"));
-    }
-}
-
-/// A span's metadata (for [`Subscriber::current_span`]) and fields.
-type SpanData = (&'static Metadata<'static>, HashMap<String, String>);
-
-#[derive(Default)]
-struct Collector {
-    next_span: AtomicU64,
-    spans: Mutex<HashMap<u64, SpanData>>,
-    events: Mutex<Vec<Logged>>,
-    logged: Condvar,
-}
-
-thread_local! {
-    /// The spans entered on this thread, innermost last.
-    static ENTERED: RefCell<Vec<u64>> = const { RefCell::new(Vec::new()) };
-}
-
-impl Subscriber for Collector {
-    fn enabled(&self, _: &Metadata<'_>) -> bool {
-        true
-    }
-
-    fn new_span(&self, attributes: &Attributes<'_>) -> Id {
-        let id = self.next_span.fetch_add(1, Ordering::Relaxed) + 1;
-        let mut fields = HashMap::new();
-        attributes.record(&mut Fields(&mut fields));
-        let metadata = attributes.metadata();
-        self.spans.lock().unwrap().insert(id, (metadata, fields));
-        Id::from_u64(id)
-    }
-
-    fn record(&self, span: &Id, values: &Record<'_>) {
-        if let Some((_, fields)) = self.spans.lock().unwrap().get_mut(&span.into_u64()) {
-            values.record(&mut Fields(fields));
-        }
-    }
-
-    fn record_follows_from(&self, _: &Id, _: &Id) {}
-
-    fn event(&self, event: &Event<'_>) {
-        let mut fields = HashMap::new();
-        event.record(&mut Fields(&mut fields));
-        let parent = if event.is_contextual() {
-            ENTERED.with(|entered| entered.borrow().last().copied())
-        } else {
-            event.parent().map(Id::into_u64)
-        };
-        let span = parent.and_then(|id| {
-            let spans = self.spans.lock().unwrap();
-            spans.get(&id).map(|(_, fields)| fields.clone())
-        });
-        self.events.lock().unwrap().push(Logged {
-            level: *event.metadata().level(),
-            fields,
-            span,
-        });
-        self.logged.notify_all();
-    }
-
-    fn enter(&self, span: &Id) {
-        ENTERED.with(|entered| entered.borrow_mut().push(span.into_u64()));
-    }
-
-    /// What `Span::current()` returns: the innermost span entered on this thread.
-    fn current_span(&self) -> Current {
-        let entered = ENTERED.with(|entered| entered.borrow().last().copied());
-        let spans = self.spans.lock().unwrap();
-        match entered.and_then(|id| Some((id, spans.get(&id)?.0))) {
-            Some((id, metadata)) => Current::new(Id::from_u64(id), metadata),
-            None => Current::none(),
-        }
-    }
-
-    fn exit(&self, span: &Id) {
-        ENTERED.with(|entered| {
-            let mut entered = entered.borrow_mut();
-            if let Some(at) = entered.iter().rposition(|&id| id == span.into_u64()) {
-                entered.remove(at);
-            }
-        });
-    }
-}
-
-impl Collector {
-    /// Waits for an event that satisfies `pred`; panics after [`WAIT`].
-    fn wait_for(&self, what: &str, pred: impl Fn(&Logged) -> bool) -> Logged {
-        let deadline = Instant::now() + WAIT;
-        let mut events = self.events.lock().unwrap();
-        loop {
-            if let Some(found) = events.iter().find(|event| pred(event)) {
-                return found.clone();
-            }
-            let left = deadline.saturating_duration_since(Instant::now());
-            assert!(!left.is_zero(), "no {what} was logged; events: {events:#?}");
-            events = self.logged.wait_timeout(events, left).unwrap().0;
-        }
-    }
-}
-
-/// The process-wide collector, installed on first use.
-fn collector() -> &'static Collector {
-    static COLLECTOR: OnceLock<Arc<Collector>> = OnceLock::new();
-    COLLECTOR.get_or_init(|| {
-        let collector = Arc::new(Collector::default());
-        tracing::subscriber::set_global_default(Arc::clone(&collector)).expect("one subscriber");
-        collector
-    })
-}
-
 /// A web server on `runtime` with one WebSocket server, made by `options`, for `handler`.
 fn serve(
     runtime: Runtime,
     handler: impl WebSocketServerHandler,
     options: ServerOptions,
 ) -> (WebServer, WebSocketServer) {
-    let web = WebServer::start(
-        WebServerOptions::new()
-            .runtime(runtime)
-            .addr("127.0.0.1:0")
-            .unwrap(),
-    )
-    .unwrap();
+    let web = local_web_server(runtime);
     let server = WebSocketServer::new(handler, options.web_server(&web)).unwrap();
     (web, server)
 }

@@ -184,6 +184,10 @@ pub struct CloseOutcome {
     /// Whether both Close frames were exchanged before the transport ended (RFC 6455 §7.1.4,
     /// "closed cleanly").
     pub clean: bool,
+    /// Whether the closing ran out of [`Config::close_timeout`](crate::Config::close_timeout):
+    /// the peer did not finish the close handshake (its Close frame or the end of its stream) in
+    /// time, and the transport was dropped (RFC 6455 §7.1.1).
+    pub timed_out: bool,
 }
 
 impl CloseOutcome {
@@ -257,6 +261,7 @@ mod tests {
             initiator: CloseInitiator::Transport,
             error: None,
             clean: false,
+            timed_out: false,
         };
         assert_eq!(outcome.code(), CloseCode::ABNORMAL);
         outcome.received = PeerClose::WithoutCode;

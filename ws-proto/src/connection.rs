@@ -483,7 +483,10 @@ impl Connection {
             State::Closing(closing) if now >= closing.deadline => {
                 // §7.1.1: the peer did not finish closing in time; drop the transport.
                 self.apply_queued_close();
-                let outcome = self.outcome_from_closing();
+                let outcome = self.outcome_from_closing().map(|outcome| CloseOutcome {
+                    timed_out: true,
+                    ..outcome
+                });
                 self.finish(outcome);
             }
             State::Open => {
@@ -1196,6 +1199,7 @@ impl Connection {
             initiator: closing.initiator,
             error: closing.error,
             clean: closing.received.is_received() && closing.error.is_none(),
+            timed_out: false,
         })
     }
 
@@ -1211,6 +1215,7 @@ impl Connection {
             initiator: CloseInitiator::Transport,
             error: None,
             clean: false,
+            timed_out: false,
         });
         self.state = State::Closed;
         self.input_stopped = true;

@@ -100,6 +100,10 @@ fn both_close_at_once() {
         c[0].received,
         PeerClose::from(close_frame(CloseCode::GOING_AWAY, "s"))
     );
+    assert!(
+        !c[0].timed_out && !s[0].timed_out,
+        "closed within the close timeout"
+    );
     assert_eq!(
         s[0].received,
         PeerClose::from(close_frame(CloseCode::NORMAL, "c"))
@@ -321,8 +325,8 @@ fn close_timeout_when_the_peer_never_answers() {
     let d = ep.take();
     let outcome = d.closed().unwrap();
     assert_eq!(
-        (outcome.code(), outcome.clean),
-        (CloseCode::ABNORMAL, false)
+        (outcome.code(), outcome.clean, outcome.timed_out),
+        (CloseCode::ABNORMAL, false, true)
     );
     assert_eq!(d.actions, [TransportAction::Close]);
     assert_eq!(ep.conn.poll_timeout(), None);
@@ -348,6 +352,7 @@ fn client_waits_for_the_server_fin_with_a_timeout() {
     let events = pair.client_events();
     let outcome = closed(&events)[0];
     assert!(outcome.clean, "both Close frames were exchanged");
+    assert!(outcome.timed_out, "but the server's FIN never came");
 }
 
 #[test]

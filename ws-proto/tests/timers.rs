@@ -80,6 +80,7 @@ fn pong_timeout_fails_the_connection_with_1011() {
     };
     assert_eq!(outcome.error, Some(ProtocolError::KeepaliveTimeout));
     assert_eq!(outcome.code(), CloseCode::ABNORMAL);
+    assert!(outcome.timed_out, "the dead peer never finished closing");
 }
 
 #[test]

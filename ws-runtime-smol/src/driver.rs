@@ -18,7 +18,6 @@ use std::time::{Duration, Instant};
 use async_io::{Async, Timer};
 use futures_io::{AsyncRead, AsyncWrite};
 use socket2::SockRef;
-use ws_adapter::trace::{self, ConnSpan};
 use ws_adapter::with_read_buffer;
 use ws_proto::TransportAction;
 
@@ -105,7 +104,7 @@ impl Future for Driver {
         inner.set_driver(cx.waker());
         let mut rounds = 0;
         let result = loop {
-            let progress = state.step(&mut inner, &shared.span, cx);
+            let progress = state.step(&mut inner, cx);
             inner.pump(&shared.span, &mut state.wake);
             if state.io.is_none() {
                 break Poll::Ready(());
@@ -144,11 +143,11 @@ impl Drop for Driver {
 impl DriverState {
     /// One round of the drive contract. Returns whether anything happened, i.e. whether another
     /// round may find more to do; when it returns `false` every source has registered `cx`.
-    fn step(&mut self, inner: &mut Inner, span: &ConnSpan, cx: &mut Context<'_>) -> bool {
+    fn step(&mut self, inner: &mut Inner, cx: &mut Context<'_>) -> bool {
         let mut progress = false;
         let now = Instant::now();
         if inner.ws.poll_timeout().is_some_and(|at| at <= now) {
-            trace::handle_timeout(span, &mut inner.ws, now);
+            inner.ws.handle_timeout(now);
             progress = true;
         }
         let ws = &mut inner.ws;

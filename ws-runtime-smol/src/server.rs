@@ -384,8 +384,7 @@ impl Server {
                     }
                     // Out of descriptors or similar: pause rather than spin on the error.
                     Some(Err(e)) => {
-                        let pause = backoff.failed();
-                        trace::accept_backoff(&e, pause);
+                        let pause = backoff.failed(&e);
                         async_io::Timer::after(pause).await;
                         continue;
                     }

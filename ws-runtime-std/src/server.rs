@@ -325,8 +325,7 @@ impl Server {
                             tcp
                         }
                         Err(e) => {
-                            let pause = backoff.failed();
-                            trace::accept_backoff(&e, pause);
+                            let pause = backoff.failed(&e);
                             thread::sleep(pause);
                             continue;
                         }

@@ -609,7 +609,7 @@ impl Shared {
             inner.watching = true;
         }
         if inner.ws.poll_timeout().is_some_and(|at| at <= now) {
-            trace::handle_timeout(&self.span, &mut inner.ws, now);
+            inner.ws.handle_timeout(now);
         }
         self.drive(&mut inner, Some(now));
     }

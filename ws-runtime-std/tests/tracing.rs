@@ -7,160 +7,17 @@
 
 mod common;
 
-use std::cell::RefCell;
-use std::collections::HashMap;
-use std::fmt;
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex, OnceLock};
-use std::time::Instant;
+use std::net::TcpStream;
+use std::time::Duration;
 
 use common::{WAIT, raw_client};
-use tracing::field::{Field, Visit};
-use tracing::span::{Attributes, Id, Record};
-use tracing::{Event, Level, Metadata, Subscriber};
+use trace_collector::collector;
+use tracing::Level;
 use ws_runtime_std::{Decision, Server};
 
-/// An event as the subscriber saw it.
-#[derive(Clone, Debug)]
-struct Logged {
-    level: Level,
-    fields: HashMap<String, String>,
-    /// The fields of the span the event belongs to (its explicit parent, or the span entered on
-    /// the emitting thread), with the span's name.
-    span: Option<SpanData>,
-}
-
-impl Logged {
-    fn message(&self) -> &str {
-        self.fields.get("message").map_or("", String::as_str)
-    }
-
-    fn field(&self, name: &str) -> Option<&str> {
-        self.fields.get(name).map(String::as_str)
-    }
-
-    fn span_field(&self, name: &str) -> Option<&str> {
-        let (_, fields) = self.span.as_ref()?;
-        fields.get(name).map(String::as_str)
-    }
-}
-
-/// Records every field as text: strings as they are, everything else as `Debug` formats it
-/// (which for a `display` value is its `Display` form).
-struct Fields<'a>(&'a mut HashMap<String, String>);
-
-impl Visit for Fields<'_> {
-    fn record_str(&mut self, field: &Field, value: &str) {
-        self.0.insert(field.name().to_owned(), value.to_owned());
-    }
-
-    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-        self.0.insert(field.name().to_owned(), format!("{value:?}"));
-    }
-}
-
-/// A span's name and fields.
-type SpanData = (String, HashMap<String, String>);
-
-/// A subscriber that keeps every span's fields and every event, and wakes waiters on each event.
-#[derive(Default)]
-struct Collector {
-    next_span: AtomicU64,
-    spans: Mutex<HashMap<u64, SpanData>>,
-    events: Mutex<Vec<Logged>>,
-    logged: Condvar,
-}
-
-thread_local! {
-    /// The spans entered on this thread, innermost last.
-    static ENTERED: RefCell<Vec<u64>> = const { RefCell::new(Vec::new()) };
-}
-
-impl Subscriber for Collector {
-    fn enabled(&self, _: &Metadata<'_>) -> bool {
-        true
-    }
-
-    fn new_span(&self, attributes: &Attributes<'_>) -> Id {
-        let id = self.next_span.fetch_add(1, Ordering::Relaxed) + 1;
-        let mut fields = HashMap::new();
-        attributes.record(&mut Fields(&mut fields));
-        let name = attributes.metadata().name().to_owned();
-        self.spans.lock().unwrap().insert(id, (name, fields));
-        Id::from_u64(id)
-    }
-
-    fn record(&self, span: &Id, values: &Record<'_>) {
-        if let Some((_, fields)) = self.spans.lock().unwrap().get_mut(&span.into_u64()) {
-            values.record(&mut Fields(fields));
-        }
-    }
-
-    fn record_follows_from(&self, _: &Id, _: &Id) {}
-
-    fn event(&self, event: &Event<'_>) {
-        let mut fields = HashMap::new();
-        event.record(&mut Fields(&mut fields));
-        let parent = if event.is_contextual() {
-            ENTERED.with(|entered| entered.borrow().last().copied())
-        } else {
-            event.parent().map(Id::into_u64)
-        };
-        let span = parent.and_then(|id| self.spans.lock().unwrap().get(&id).cloned());
-        self.events.lock().unwrap().push(Logged {
-            level: *event.metadata().level(),
-            fields,
-            span,
-        });
-        self.logged.notify_all();
-    }
-
-    fn enter(&self, span: &Id) {
-        ENTERED.with(|entered| entered.borrow_mut().push(span.into_u64()));
-    }
-
-    fn exit(&self, span: &Id) {
-        ENTERED.with(|entered| {
-            let mut entered = entered.borrow_mut();
-            if let Some(at) = entered.iter().rposition(|&id| id == span.into_u64()) {
-                entered.remove(at);
-            }
-        });
-    }
-}
-
-/// The process-wide collector, installed on first use.
-fn collector() -> &'static Collector {
-    static COLLECTOR: OnceLock<Arc<Collector>> = OnceLock::new();
-    COLLECTOR.get_or_init(|| {
-        let collector = Arc::new(Collector::default());
-        tracing::subscriber::set_global_default(Arc::clone(&collector)).expect("one subscriber");
-        collector
-    })
-}
-
-impl Collector {
-    /// Waits for an event that satisfies `pred`; panics after [`WAIT`].
-    fn wait_for(&self, what: &str, pred: impl Fn(&Logged) -> bool) -> Logged {
-        let deadline = Instant::now() + WAIT;
-        let mut events = self.events.lock().unwrap();
-        loop {
-            if let Some(found) = events.iter().find(|event| pred(event)) {
-                return found.clone();
-            }
-            let left = deadline.saturating_duration_since(Instant::now());
-            assert!(!left.is_zero(), "no {what} was logged; events: {events:#?}");
-            events = self.logged.wait_timeout(events, left).unwrap().0;
-        }
-    }
-}
-
-/// Whether `event` belongs to the connection whose peer is `peer`.
-fn of_peer(event: &Logged, peer: SocketAddr) -> bool {
-    event.span_field("peer") == Some(peer.to_string().as_str())
-}
+#[path = "../../ws-adapter/tests/support/trace_collector.rs"]
+mod trace_collector;
 
 #[test]
 fn a_protocol_error_is_logged_with_its_close_code_in_the_connections_span() {
@@ -183,19 +40,18 @@ fn a_protocol_error_is_logged_with_its_close_code_in_the_connections_span() {
     drop(tcp);
 
     let event = collector.wait_for("protocol error", |event| {
-        of_peer(event, peer) && event.message().starts_with("protocol error")
+        event.of_peer(peer) && event.message().starts_with("protocol error")
     });
     assert_eq!(event.level, Level::INFO);
     assert_eq!(event.field("code"), Some("1002"));
     assert_eq!(event.field("reason"), Some("unmasked client frame"));
-    let (name, _) = event.span.as_ref().unwrap();
-    assert_eq!(name, "ws_conn");
+    assert_eq!(event.span_name(), Some("ws_conn"));
     assert_eq!(event.span_field("role"), Some("server"));
     assert!(event.span_field("id").is_some());
 
     // The same connection's opening was logged in the same span (same id).
     let opened = collector.wait_for("connection open", |e| {
-        of_peer(e, peer) && e.message() == "connection open"
+        e.of_peer(peer) && e.message() == "connection open"
     });
     assert_eq!(opened.level, Level::DEBUG);
     assert_eq!(opened.span_field("id"), event.span_field("id"));
@@ -222,7 +78,7 @@ fn a_refused_upgrade_is_logged_with_its_status() {
     assert!(response.starts_with(b"HTTP/1.1 403"));
 
     let event = collector.wait_for("refused upgrade", |event| {
-        of_peer(event, peer) && event.message() == "upgrade refused"
+        event.of_peer(peer) && event.message() == "upgrade refused"
     });
     assert_eq!(event.level, Level::INFO);
     assert_eq!(event.field("status"), Some("403"));
@@ -253,7 +109,7 @@ fn an_invalid_upgrade_request_is_logged_with_the_status_it_was_answered() {
     assert!(response.starts_with(b"HTTP/1.1 400"));
 
     let event = collector.wait_for("invalid upgrade", |event| {
-        of_peer(event, peer) && event.message() == "invalid upgrade request"
+        event.of_peer(peer) && event.message() == "invalid upgrade request"
     });
     assert_eq!(event.level, Level::INFO);
     assert_eq!(event.field("status"), Some("400"));
@@ -286,4 +142,32 @@ fn reaching_the_connection_limit_is_a_warning_and_each_refusal_names_its_peer() 
         event.field("peer") == Some(peer.to_string().as_str())
     });
     assert_eq!(refusal.level, Level::DEBUG);
+}
+
+#[test]
+fn a_close_timeout_is_logged_from_the_close_outcome() {
+    let collector = collector();
+    let config = ws_runtime_std::Config::default().with_close_timeout(Duration::from_millis(200));
+    let server = Server::bind("127.0.0.1:0")
+        .unwrap()
+        .config(config)
+        .serve(
+            |_request| Decision::accept(),
+            |ws, _request| {
+                ws.close(ws_runtime_std::CloseCode::NORMAL, "bye").unwrap();
+                while ws.recv().is_some() {}
+            },
+        )
+        .unwrap();
+    // A peer that never answers the server's Close, nor closes its end.
+    let (tcp, _connection) = raw_client(server.local_addr(), None, None);
+    let peer = tcp.local_addr().unwrap();
+
+    let event = collector.wait_for("close timeout", |event| {
+        event.of_peer(peer) && event.message().starts_with("close timeout")
+    });
+    assert_eq!(event.level, Level::INFO);
+    assert_eq!(event.field("initiator"), Some("local"));
+    assert_eq!(event.field("sent"), Some("1000"));
+    drop(tcp);
 }

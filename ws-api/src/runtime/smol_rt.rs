@@ -119,8 +119,7 @@ pub(super) fn serve(
                 // Out of descriptors or similar: pause rather than spin on the error.
                 Some(Err(e)) => {
                     router.listener_error(&e);
-                    let pause = backoff.failed();
-                    ws_adapter::trace::accept_backoff(&e, pause);
+                    let pause = backoff.failed(&e);
                     async_io::Timer::after(pause).await;
                     continue;
                 }

@@ -78,8 +78,7 @@ pub(super) fn serve(
                     Err(e) => {
                         router.listener_error(&e);
                         // Out of descriptors or similar: pause rather than spin on the error.
-                        let pause = backoff.failed();
-                        ws_adapter::trace::accept_backoff(&e, pause);
+                        let pause = backoff.failed(&e);
                         thread::sleep(pause);
                         continue;
                     }

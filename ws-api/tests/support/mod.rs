@@ -8,6 +8,17 @@ use ws_api::*;
 
 pub const WAIT: Duration = Duration::from_secs(20);
 
+/// A web server on `runtime`, listening on a free port of 127.0.0.1.
+pub fn local_web_server(runtime: Runtime) -> WebServer {
+    WebServer::start(
+        WebServerOptions::new()
+            .addr("127.0.0.1:0")
+            .unwrap()
+            .runtime(runtime),
+    )
+    .unwrap()
+}
+
 /// An append-only log of what callbacks saw, with waiting.
 #[derive(Default)]
 pub struct Log {
