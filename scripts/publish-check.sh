@@ -46,6 +46,15 @@ done
 [ "$status" = 0 ] || exit 1
 
 section "cargo publish --workspace --dry-run"
+# The dry run verifies each crate against the others' packages, which cargo unpacks from a
+# temporary local registry into its own registry sources, keyed by that registry's path and the
+# version. A copy left there by an earlier run of the same version would be reused as it is, and
+# an older state of the crates verified: drop those copies first (local registries only, whose
+# directories have no host name; never crates.io's).
+cargo_home=${CARGO_HOME:-$HOME/.cargo}
+for crate in "${CRATES[@]}"; do
+  rm -rf "$cargo_home"/registry/src/-*/"$crate"-[0-9]*
+done
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 CARGO_TERM_COLOR=never cargo publish --workspace --dry-run 2>&1 | tee "$log"
