@@ -7,6 +7,7 @@ use std::io;
 use std::net::{SocketAddr, TcpListener};
 use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Instant;
 
 use async_io::Async;
@@ -20,9 +21,10 @@ use crate::socket::WebSocket;
 use crate::with_deadline;
 #[cfg(feature = "smol")]
 use ws_adapter::AcceptBackoff;
-use ws_adapter::ConnectionLimit;
 use ws_adapter::trace::{self, ConnSpan};
+use ws_adapter::with_read_buffer;
 pub use ws_adapter::{AcceptError, Decision};
+use ws_adapter::{ConnectionLimit, Permit};
 
 /// Runs the server side of the opening handshake on `stream` (plain, or TLS already
 /// established): reads the request within the handshake timeout, asks `hook`, and answers. On
@@ -185,24 +187,40 @@ where
 
 /// Reads until the request head is complete. The inner `Result` tells a bad request (to be
 /// answered) from a failed stream.
+///
+/// Reads go through the thread's read buffer, as the driver's do: the core keeps what it needs
+/// (the head, and any bytes after it for the connection), so a handshake allocates no buffer of
+/// its own, which would leave a hole in the heap between the connections' long-lived state.
 async fn read_request<S: AsyncRead + Unpin>(
     stream: &mut S,
     handshake: &mut ServerHandshake,
 ) -> Result<Request, Result<HandshakeError, io::Error>> {
-    let mut buf = vec![0u8; 4 << 10];
-    loop {
-        let n = match stream.read(&mut buf).await {
-            Ok(0) => return Err(Err(io::ErrorKind::UnexpectedEof.into())),
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(Err(e)),
-        };
-        match handshake.receive(Instant::now(), &buf[..n]) {
-            Ok(Some(request)) => return Ok(request.clone()),
-            Ok(None) => {}
-            Err(e) => return Err(Ok(e)),
+    futures_lite::future::poll_fn(|cx| {
+        loop {
+            let read = with_read_buffer(|buf| match Pin::new(&mut *stream).poll_read(cx, buf) {
+                Poll::Pending => Poll::Pending,
+                Poll::Ready(Ok(0)) => {
+                    Poll::Ready(Some(Err(Err(io::ErrorKind::UnexpectedEof.into()))))
+                }
+                Poll::Ready(Ok(n)) => {
+                    Poll::Ready(match handshake.receive(Instant::now(), &buf[..n]) {
+                        Ok(Some(request)) => Some(Ok(request.clone())),
+                        Ok(None) => None,
+                        Err(e) => Some(Err(Ok(e))),
+                    })
+                }
+                Poll::Ready(Err(e)) if e.kind() == io::ErrorKind::Interrupted => Poll::Ready(None),
+                Poll::Ready(Err(e)) => Poll::Ready(Some(Err(Err(e)))),
+            });
+            match read {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(Some(result)) => return Poll::Ready(result),
+                // More to read: the head is incomplete, or the read was interrupted.
+                Poll::Ready(None) => {}
+            }
         }
-    }
+    })
+    .await
 }
 
 /// Writes an error response and closes the write side (FIN, or close_notify then FIN), within
@@ -365,6 +383,8 @@ impl Server {
         let addr = self.local_addr()?;
         let (stop, stopped) = async_channel::bounded::<()>(1);
         let (hook, handler) = (Arc::new(hook), Arc::new(handler));
+        // One copy for every connection's handshake, not one each.
+        let config = Arc::new(self.config.clone());
         smol::spawn(async move {
             let mut backoff = AcceptBackoff::default();
             loop {
@@ -391,40 +411,58 @@ impl Server {
                 };
                 // Counted from accept, so connections still in their handshake count too.
                 let permit = self.limit.try_acquire();
-                let (config, tls) = (self.config.clone(), self.tls.clone());
+                let (config, tls) = (Arc::clone(&config), self.tls.clone());
                 let (hook, handler) = (Arc::clone(&hook), Arc::clone(&handler));
+                // The handshake in a task of its own, which ends with it: the tasks that live as
+                // long as the connection (its driver and its handler) are sized for what they
+                // hold, not for the handshake's state (TLS included).
                 smol::spawn(async move {
                     let Some(permit) = permit else {
                         // Read the request, then answer 503: the client learns why.
                         let overloaded = |_: &Request| Decision::Reject(ws_adapter::overloaded());
-                        let _ = Box::pin(accept_tcp(tcp, tls, &config, overloaded)).await;
+                        let _ = accept_tcp(tcp, tls, &config, overloaded).await;
                         return;
                     };
-                    // The place is held until both the handler and the driver are done.
+                    let Ok((ws, request, mut driver)) = accept_tcp(tcp, tls, &config, &*hook).await
+                    else {
+                        return;
+                    };
+                    // The place is held until both the handler and the driver are done. Both
+                    // futures are spawned as they are, not awaited in an `async` block, which
+                    // would store each of them twice (once captured, once awaited).
                     let permit = Arc::new(permit);
-                    // Boxed: the handshake's state (TLS included) is freed once it is done,
-                    // instead of sizing this task, which lives as long as the connection, for
-                    // it.
-                    let accepted = Box::pin(accept_tcp(tcp, tls, &config, &*hook)).await;
-                    if let Ok((ws, request, driver)) = accepted {
-                        let held = Arc::clone(&permit);
-                        smol::spawn(async move {
-                            driver.await;
-                            drop(held);
-                        })
-                        .detach();
-                        // The handler is the application's: what it logs carries the
-                        // connection.
-                        let span = ws.span().clone();
-                        span.instrument(handler(ws, request)).await;
-                    }
-                    drop(permit);
+                    driver.hold(Arc::clone(&permit));
+                    smol::spawn(driver).detach();
+                    // The handler is the application's: what it logs carries the connection.
+                    let application = ws.span().clone().instrument(handler(ws, request));
+                    smol::spawn(Holding {
+                        future: application,
+                        _permit: permit,
+                    })
+                    .detach();
                 })
                 .detach();
             }
         })
         .detach();
         Ok(ServerHandle { addr, stop })
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// A future that holds a connection's place under the limit until it completes.
+    struct Holding<F> {
+        #[pin]
+        future: F,
+        _permit: Arc<Permit>,
+    }
+}
+
+impl<F: Future> Future for Holding<F> {
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        self.project().future.poll(cx)
     }
 }
 

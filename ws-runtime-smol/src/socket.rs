@@ -114,7 +114,8 @@ impl WebSocket {
                 receiver_gone: false,
                 reset: false,
                 driver: None,
-                receivers: Vec::new(),
+                // One receiver is the rule; sized now for the reason the driver's list is.
+                receivers: Vec::with_capacity(1),
                 senders: Vec::new(),
                 flow: Flow::default(),
             }),
