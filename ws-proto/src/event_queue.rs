@@ -14,7 +14,8 @@ const RETAINED: usize = 64;
 
 /// A FIFO queue whose first element lives inline.
 ///
-/// Invariant: `rest` is empty whenever `head` is `None`, so the head is always the oldest item.
+/// The order is `head` (when there is one), then `rest`. An item goes into `head` only when the
+/// whole queue is empty, so each push and pop moves an item once.
 #[derive(Debug)]
 pub(crate) struct EventQueue<T> {
     head: Option<T>,
@@ -31,27 +32,31 @@ impl<T> Default for EventQueue<T> {
 }
 
 impl<T> EventQueue<T> {
+    #[inline]
     pub(crate) fn push_back(&mut self, item: T) {
-        if self.head.is_none() {
-            debug_assert!(self.rest.is_empty());
+        if self.is_empty() {
             self.head = Some(item);
         } else {
             self.rest.push_back(item);
         }
     }
 
+    #[inline]
     pub(crate) fn pop_front(&mut self) -> Option<T> {
-        let item = self.head.take()?;
-        self.head = self.rest.pop_front();
-        if self.head.is_none() && self.rest.capacity() > RETAINED {
+        if let Some(item) = self.head.take() {
+            return Some(item);
+        }
+        let item = self.rest.pop_front()?;
+        if self.rest.is_empty() && self.rest.capacity() > RETAINED {
             // A long burst left a large queue: give it back.
             self.rest = VecDeque::new();
         }
         Some(item)
     }
 
+    #[inline]
     pub(crate) fn is_empty(&self) -> bool {
-        self.head.is_none()
+        self.head.is_none() && self.rest.is_empty()
     }
 
     pub(crate) fn len(&self) -> usize {
@@ -60,8 +65,8 @@ impl<T> EventQueue<T> {
 
     /// Removes and returns the oldest item matching `matches`.
     pub(crate) fn remove_first(&mut self, matches: impl Fn(&T) -> bool) -> Option<T> {
-        if matches(self.head.as_ref()?) {
-            return self.pop_front();
+        if self.head.as_ref().is_some_and(&matches) {
+            return self.head.take();
         }
         let at = self.rest.iter().position(matches)?;
         self.rest.remove(at)
