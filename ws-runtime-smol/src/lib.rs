@@ -69,7 +69,7 @@ pub use server::{
     AcceptError, Decision, Reply, Server, ServerHandle, StreamedResponse, accept, accept_tcp,
     accept_tcp_streaming, accept_tcp_with,
 };
-pub use socket::{Receiver, SendError, Sender, TrySendError, WebSocket};
+pub use socket::{Cork, Receiver, SendError, Sender, TrySendError, WebSocket};
 pub use ws_adapter::tls;
 pub use ws_proto::handshake::{Accept, Request, Response};
 pub use ws_proto::{

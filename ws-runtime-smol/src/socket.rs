@@ -66,6 +66,8 @@ pub(crate) struct Inner {
     senders: Vec<Waker>,
     /// Backpressure, logged where it starts and ends.
     flow: Flow,
+    /// [`Cork`]s held: while any is, sends leave waking the driver to the last one's drop.
+    corks: usize,
 }
 
 /// Closes the connection when the last user handle is dropped.
@@ -118,6 +120,7 @@ impl WebSocket {
                 receivers: Vec::with_capacity(1),
                 senders: Vec::new(),
                 flow: Flow::default(),
+                corks: 0,
             }),
             peer_addr,
             span,
@@ -159,8 +162,10 @@ impl Receiver {
         // contract).
         let Some(event) = inner.ws.poll_event() else {
             // Polling may have applied a queued Close or failure: then the driver has output or
-            // a transport action to act on. An open connection with nothing queued needs no wake.
-            let driver = (inner.ws.output_len() > 0 || inner.ws.state() != ConnectionState::Open)
+            // a transport action to act on. An open connection with nothing queued needs no
+            // wake, nor one whose output a cork holds back (the cork's drop wakes it).
+            let output = inner.ws.output_len() > 0 && inner.corks == 0;
+            let driver = (output || inner.ws.state() != ConnectionState::Open)
                 .then(|| inner.driver.clone())
                 .flatten();
             if inner.finished {
@@ -276,6 +281,30 @@ impl Sender {
         wakers.into_iter().for_each(Waker::wake);
     }
 
+    /// Holds back the driver while the returned guard lives: sends queue their frames without
+    /// waking it, and dropping the last cork wakes it once to write them all, in as few writes
+    /// as they fill. For code that sends many messages in a row from outside the executor (a
+    /// thread pool running callbacks, another thread), where waking the driver for the first
+    /// of them would have it write each one on its own. A driver that runs for another reason
+    /// meanwhile (data arrived, a timer) writes what is queued, as always. Sends never wait on
+    /// a cork: a full output queue still wakes the driver. Corks nest and may be held from
+    /// several threads; the last one dropped wakes the driver.
+    ///
+    /// ```no_run
+    /// # async fn run(ws: ws_runtime_smol::WebSocket) -> Result<(), ws_runtime_smol::SendError> {
+    /// let cork = ws.cork();
+    /// for i in 0..100 {
+    ///     ws.send_text(&i.to_string()).await?;
+    /// }
+    /// drop(cork); // one wake-up of the driver, which writes all hundred
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn cork(&self) -> Cork<'_> {
+        self.shared.lock().corks += 1;
+        Cork { sender: self }
+    }
+
     /// The connection's state.
     pub fn state(&self) -> ConnectionState {
         self.shared.lock().ws.state()
@@ -314,26 +343,61 @@ impl Sender {
         let error = match send(&mut inner.ws) {
             Ok(()) => {
                 // With output already queued the driver is waiting on the socket and will write
-                // this too; only an idle driver needs a wake-up (saves one per pipelined send).
-                let driver = if idle { inner.driver.clone() } else { None };
+                // this too; only an idle driver needs a wake-up (saves one per pipelined send),
+                // and not while corked: the last cork wakes it.
+                let driver = if idle && inner.corks == 0 {
+                    inner.driver.clone()
+                } else {
+                    None
+                };
                 drop(inner);
                 wake(driver);
                 return Poll::Ready(Ok(()));
             }
             Err(CoreError::OutputFull) => {
                 inner.output_full(&self.shared.span);
-                match cx {
+                // The driver is draining the queue already, unless a cork held it back: then it
+                // must be woken, or a full queue would never drain.
+                let driver = (inner.corks > 0).then(|| inner.driver.clone()).flatten();
+                let result = match cx {
                     Some(cx) => {
                         register(&mut inner.senders, cx.waker());
-                        return Poll::Pending;
+                        Poll::Pending
                     }
-                    None => TrySendError::Full,
-                }
+                    None => Poll::Ready(Err(TrySendError::Full)),
+                };
+                drop(inner);
+                wake(driver);
+                return result;
             }
             Err(CoreError::Closed) => TrySendError::Closed,
             Err(e) => TrySendError::Invalid(e),
         };
         Poll::Ready(Err(error))
+    }
+}
+
+/// Holds back a connection's driver while it lives: see [`Sender::cork`].
+#[must_use = "the cork is released as soon as it is dropped"]
+pub struct Cork<'a> {
+    sender: &'a Sender,
+}
+
+impl Drop for Cork<'_> {
+    fn drop(&mut self) {
+        let mut inner = self.sender.shared.lock();
+        inner.corks -= 1;
+        let driver = (inner.corks == 0 && inner.ws.output_len() > 0)
+            .then(|| inner.driver.clone())
+            .flatten();
+        drop(inner);
+        wake(driver);
+    }
+}
+
+impl std::fmt::Debug for Cork<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Cork").finish_non_exhaustive()
     }
 }
 

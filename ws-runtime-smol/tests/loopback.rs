@@ -845,3 +845,72 @@ fn a_refusal_decided_after_the_handshake_timeout_is_still_written() {
         assert!(server.await.is_some());
     });
 }
+
+#[test]
+fn a_cork_holds_sends_back_until_it_is_dropped() {
+    run(LIMIT, async {
+        let server = echo_server(patient()).await;
+        let (ws, _) = connect_patient(&ws_url(server.local_addr())).await;
+        // One round trip first, so the driver has nothing left to do and waits on the socket.
+        ws.send_text("warm").await.expect("send");
+        assert_eq!(ws.recv().await, Some(Event::Text("warm".into())));
+        let cork = ws.cork();
+        for i in 0..3 {
+            ws.send_text(&format!("corked {i}")).await.expect("send");
+        }
+        // Nothing else wakes this quiet connection's driver: nothing is written, so nothing
+        // comes back.
+        let early = futures_lite::future::or(async { Some(ws.recv().await) }, async {
+            sleep(Duration::from_millis(300)).await;
+            None
+        })
+        .await;
+        assert_eq!(early, None, "a corked send was written");
+        drop(cork);
+        for i in 0..3 {
+            assert_eq!(
+                ws.recv().await,
+                Some(Event::Text(format!("corked {i}").into()))
+            );
+        }
+        // Uncorked, a send is written at once again.
+        ws.send_text("free").await.expect("send");
+        assert_eq!(ws.recv().await, Some(Event::Text("free".into())));
+    });
+}
+
+#[test]
+fn a_full_output_queue_drains_under_a_cork() {
+    run(LIMIT, async {
+        let server = echo_server(patient()).await;
+        let (ws, _) = ClientBuilder::new(&ws_url(server.local_addr()))
+            .expect("url")
+            .config(patient().with_max_output_buffer(4 << 10))
+            .connect()
+            .await
+            .expect("connect");
+        let (sender, receiver) = ws.split();
+        let reader = smol::spawn(async move {
+            let mut count = 0;
+            while count < 100 {
+                match receiver.recv().await {
+                    Some(Event::Binary(data)) => {
+                        assert_eq!(data.len(), 1024);
+                        count += 1;
+                    }
+                    other => panic!("unexpected {other:?}"),
+                }
+            }
+            count
+        });
+        {
+            // 100 KiB through a 4 KiB queue: the sends wait for room, which only a driver woken
+            // despite the cork makes.
+            let _cork = sender.cork();
+            for _ in 0..100 {
+                sender.send_binary(&[7u8; 1024]).await.expect("send");
+            }
+        }
+        assert_eq!(reader.await, 100);
+    });
+}
