@@ -7,7 +7,7 @@
 //!     [--runtime std|smol] [--inline-callbacks]
 //! ```
 //!
-//! `--inline-callbacks` runs the callbacks on smol's executor instead of its blocking pool
+//! `--inline-callbacks` runs the callbacks on smol's executor instead of the callback pool
 //! (see `WebServerOptions::inline_callbacks`): faster, but only for callbacks that never block.
 
 mod common;

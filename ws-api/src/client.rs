@@ -380,12 +380,13 @@ pub struct ClientOptions {
     /// TLS for `wss://` (default: the Mozilla root store).
     pub tls: Option<Arc<rustls::ClientConfig>>,
     /// On [`Runtime::Smol`], where callbacks run: `false` (the default) runs each connection's
-    /// callbacks (`on_open`, `on_message`, `on_error`, `on_terminate`) on a blocking thread
-    /// pool that grows on demand (up to 500 threads), so a callback that blocks, as 4D code
-    /// freely does, stalls neither the connections' IO (Pings are still answered, timeouts
-    /// still fire) nor the other connections' callbacks. `true` runs them on the executor
-    /// itself: faster, for handlers that never block. No effect on [`Runtime::Std`], where
-    /// each connection's callbacks run on its own thread.
+    /// callbacks (`on_open`, `on_message`, `on_error`, `on_terminate`) on a pool of threads of
+    /// their own: one per core, and one more whenever a ready callback has waited 10 ms for a
+    /// thread (up to 500), so a callback that blocks, as 4D code freely does, stalls neither
+    /// the connections' IO (Pings are still answered, timeouts still fire) nor the other
+    /// connections' callbacks for longer than that. `true` runs them on the executor itself:
+    /// faster, for handlers that never block. No effect on [`Runtime::Std`], where each
+    /// connection's callbacks run on its own thread.
     pub inline_callbacks: bool,
     /// Bounds on received JSON messages when the handler's [`data_type`] is
     /// [`DataType::Object`]: 1 MiB, depth 64, 32 MiB of parsed value by default (see

@@ -70,12 +70,12 @@ pub struct WebServerOptions {
     pub max_connections: usize,
     /// On [`Runtime::Smol`], where callbacks run: `false` (the default) runs each connection's
     /// callbacks (`on_connection`, `on_open`, `on_message`, `on_error`, `on_terminate`, and
-    /// the HTTP handler) on a blocking thread pool that grows on demand (up to 500 threads),
-    /// so a callback that blocks, as 4D code
-    /// freely does, stalls neither the connections' IO (Pings are still answered, timeouts
-    /// still fire) nor the other connections' callbacks. `true` runs them on the executor
-    /// itself: faster, for handlers that never block. No effect on [`Runtime::Std`], where
-    /// each connection's callbacks run on its own thread.
+    /// the HTTP handler) on a pool of threads of their own: one per core, and one more
+    /// whenever a ready callback has waited 10 ms for a thread (up to 500), so a callback that
+    /// blocks, as 4D code freely does, stalls neither the connections' IO (Pings are still
+    /// answered, timeouts still fire) nor the other connections' callbacks for longer than
+    /// that. `true` runs them on the executor itself: faster, for handlers that never block.
+    /// No effect on [`Runtime::Std`], where each connection's callbacks run on its own thread.
     pub inline_callbacks: bool,
 }
 

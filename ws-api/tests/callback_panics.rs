@@ -410,7 +410,7 @@ fn on_terminate_panicking_during_server_terminate_still_completes_it() {
     }
 }
 
-/// On smol with the callbacks on the executor itself rather than on the blocking pool.
+/// On smol with the callbacks on the executor itself rather than on the callback pool.
 #[cfg(feature = "smol")]
 #[test]
 fn smol_inline_callbacks_catch_panics_too() {

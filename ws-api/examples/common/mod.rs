@@ -9,7 +9,7 @@ use ws_api::Runtime;
 pub(crate) struct Args {
     pub(crate) addr: String,
     pub(crate) runtime: Runtime,
-    /// Callbacks on the executor instead of the blocking pool (smol; see
+    /// Callbacks on the executor instead of the callback pool (smol; see
     /// `WebServerOptions::inline_callbacks`).
     pub(crate) inline_callbacks: bool,
     pub(crate) positional: Vec<String>,

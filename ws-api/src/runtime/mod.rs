@@ -15,6 +15,8 @@ use crate::dispatch::Session;
 use crate::{Error, ErrorInfo};
 
 #[cfg(feature = "smol")]
+mod callback_pool;
+#[cfg(feature = "smol")]
 mod smol_rt;
 #[cfg(feature = "std")]
 mod std_rt;
@@ -62,7 +64,7 @@ pub(crate) struct ClientSpec {
     pub(crate) headers: Vec<(String, String)>,
     pub(crate) config: Config,
     pub(crate) tls: Option<Arc<rustls::ClientConfig>>,
-    /// Run the callbacks on the executor (smol) rather than on the blocking pool.
+    /// Run the callbacks on the executor (smol) rather than on the callback pool.
     #[cfg_attr(not(feature = "smol"), allow(dead_code))]
     pub(crate) inline_callbacks: bool,
 }
@@ -134,7 +136,7 @@ pub(crate) trait Router: Send + Sync + 'static {
     /// The listener's cap on open connections
     /// ([`WebServerOptions::max_connections`](crate::WebServerOptions::max_connections)).
     fn connection_limit(&self) -> &ConnectionLimit;
-    /// Whether callbacks run on the executor (smol) rather than on the blocking pool
+    /// Whether callbacks run on the executor (smol) rather than on the callback pool
     /// ([`WebServerOptions::inline_callbacks`](crate::WebServerOptions::inline_callbacks)).
     #[cfg_attr(not(feature = "smol"), allow(dead_code))]
     fn inline_callbacks(&self) -> bool;

@@ -11,6 +11,7 @@ use ws_adapter::trace::ConnSpan;
 use ws_proto::Config;
 use ws_runtime_smol::{ClientBuilder, Decision, Reply, Sender, StreamedResponse};
 
+use super::callback_pool;
 use super::{
     Admission, ClientSpec, ListenerHandle, Route, Router, accept_error, admit, client_options,
     connect_error,
@@ -20,50 +21,34 @@ use crate::dispatch::Session;
 
 crate::link::impl_link!(Sender, try_close);
 
-/// Runs a connection's callbacks: on the executor when `inline`, else on smol's blocking pool,
-/// where a callback that blocks stalls neither IO nor other connections. Every event ready by
-/// the time a callback returns is handled in the same hand-off, so the pool's cost (two thread
-/// switches) is paid per burst, not per message; a connection that never pauses keeps its pool
-/// thread, like a thread per busy connection.
+/// Runs a connection's callbacks: on the executor when `inline`, else on the callback pool,
+/// where a callback that blocks stalls neither IO nor other connections. Either way they are
+/// one task that takes the connection's events one at a time: each event is taken from the core
+/// only after the callback for the one before it ran (the core's drive contract: a peer's Close
+/// waits behind the messages before it, so the answers to them go out first). On the pool, the
+/// connection's driver wakes that task straight onto the pool's queue, so a message costs no
+/// hop through the executor. The callbacks for all the events ready at once run under one
+/// cork, so what they send leaves in one write, not in one per message.
 ///
 /// The callbacks run in the connection's span: what they log carries the connection.
 async fn drive(ws: ws_runtime_smol::WebSocket, mut session: Box<dyn Session>, inline: bool) {
-    let mut span = ws.span().clone();
+    let span = ws.span().clone();
+    let corks = ws.sender();
     let (sender, receiver) = ws.split();
-    if inline {
-        let callbacks = async move {
-            session.opened(Arc::new(sender));
-            while let Some(event) = receiver.recv().await {
-                session.event(event);
-            }
-        };
-        return span.instrument(callbacks).await;
-    }
-    (session, span) = smol::unblock(move || {
-        let entered = span.enter();
+    let callbacks = span.instrument(async move {
         session.opened(Arc::new(sender));
-        drop(entered);
-        (session, span)
-    })
-    .await;
-    let mut receiver = receiver;
-    while let Some(first) = receiver.recv().await {
-        // Each event is taken from the core only after the callback for the one before it
-        // ran (the core's drive contract: a peer's Close waits behind the messages before it,
-        // so the answers to them go out first). So the batch is taken on the pool thread, one
-        // event at a time, never ahead of the callbacks.
-        (session, receiver, span) = smol::unblock(move || {
-            let entered = span.enter();
+        while let Some(first) = receiver.recv().await {
+            let _cork = corks.cork();
             session.event(first);
-            while let Some(Some(event)) =
-                futures_lite::future::block_on(futures_lite::future::poll_once(receiver.recv()))
-            {
+            while let Some(Some(event)) = futures_lite::future::poll_once(receiver.recv()).await {
                 session.event(event);
             }
-            drop(entered);
-            (session, receiver, span)
-        })
-        .await;
+        }
+    });
+    if inline {
+        callbacks.await;
+    } else {
+        callback_pool::spawn(callbacks).await;
     }
 }
 
@@ -72,7 +57,7 @@ async fn fail(mut session: Box<dyn Session>, error: crate::ErrorInfo, inline: bo
     if inline {
         session.failed(error);
     } else {
-        smol::unblock(move || session.failed(error)).await;
+        callback_pool::unblock(move || session.failed(error)).await;
     }
 }
 
@@ -184,15 +169,15 @@ async fn serve_one(
         |request| {
             let (admission, router) = (Arc::clone(&admission), Arc::clone(&router));
             let request = request.clone();
-            // The handshake's span, carried to the blocking pool.
+            // The handshake's span, carried to the callback pool.
             let span = ConnSpan::current();
             async move {
                 // `on_connection` and the HTTP handler are application code too: unless callbacks
-                // run inline, they decide on the blocking pool, not on the executor.
+                // run inline, they decide on the callback pool, not on the executor.
                 let route = if inline {
                     admission.route(&*router, &request, remote)
                 } else {
-                    smol::unblock(move || {
+                    callback_pool::unblock(move || {
                         let _entered = span.enter();
                         admission.route(&*router, &request, remote)
                     })
