@@ -20,6 +20,7 @@
 //!   [`TransportAction::Close`], each exactly once.
 //! * After failing the connection, further input is discarded (its framing may be broken).
 
+use std::collections::VecDeque;
 use std::io::IoSlice;
 use std::sync::{Arc, OnceLock};
 use std::time::Instant;
@@ -28,7 +29,6 @@ use bytes::{Bytes, BytesMut};
 
 use crate::close::{CloseFrame, CloseInitiator, CloseOutcome, PeerClose};
 use crate::deflate::{CompressorKind, Deflate, DeflateParams, InflateError};
-use crate::event_queue::EventQueue;
 use crate::frame::{FrameHeader, MAX_CONTROL_PAYLOAD, MAX_HEADER_LEN, OpCode, extend_masked};
 use crate::output::Output;
 use crate::rng::{KeySource, default_key_source};
@@ -204,7 +204,7 @@ pub struct Connection {
     pending_pong: Option<Bytes>,
     /// Events in order, with the peer's Close and protocol failures kept in place: they take
     /// effect when the caller polls up to them (see [`Queued`]).
-    events: EventQueue<Queued>,
+    events: VecDeque<Queued>,
     /// Payload bytes of the messages in `events`, for the caller's receive backpressure.
     event_bytes: usize,
     /// Set once, when the peer's Close frame or a violation is parsed, when the connection fails
@@ -333,7 +333,7 @@ impl Connection {
             rx: Receiver::default(),
             output: Output::default(),
             pending_pong: None,
-            events: EventQueue::default(),
+            events: VecDeque::new(),
             event_bytes: 0,
             input_stopped: false,
             shutdown_write: Pending::Idle,
@@ -708,6 +708,10 @@ impl Connection {
             match self.events.pop_front()? {
                 Queued::Event(event) => {
                     self.event_bytes -= event_cost(&event);
+                    if self.events.is_empty() && self.events.capacity() > EVENTS_RETAINED {
+                        // A burst of small messages left a large queue: give it back.
+                        self.events = VecDeque::new();
+                    }
                     return Some(event);
                 }
                 Queued::Fail(now, error) => self.fail(now, error),
@@ -755,10 +759,16 @@ impl Connection {
     /// connection is about to end without the caller polling up to it: the outcome must not hide
     /// it. At most one is ever queued, since input stops at the first.
     fn apply_queued_close(&mut self) {
-        match self.events.remove_first(|q| !matches!(q, Queued::Event(_))) {
-            Some(Queued::Fail(now, error)) => self.fail(now, error),
-            Some(Queued::PeerClose(now, frame)) => self.on_close_frame(now, frame),
-            _ => {}
+        if let Some(at) = self
+            .events
+            .iter()
+            .position(|q| !matches!(q, Queued::Event(_)))
+        {
+            match self.events.remove(at) {
+                Some(Queued::Fail(now, error)) => self.fail(now, error),
+                Some(Queued::PeerClose(now, frame)) => self.on_close_frame(now, frame),
+                _ => {}
+            }
         }
     }
 
@@ -1416,6 +1426,9 @@ pub const SHARE_MIN: usize = 4 << 10;
 
 /// Most a receive buffer is reserved at once from the size of the previous message.
 const REGROW_MAX: usize = 256 << 10;
+
+/// Event queue slots kept once the queue drains.
+const EVENTS_RETAINED: usize = 64;
 
 /// Spare receive capacity kept between messages; more is released with the message it held.
 const RETAIN_CAPACITY: usize = 64 << 10;

@@ -93,7 +93,6 @@ mod config;
 mod connection;
 mod deflate;
 mod error;
-mod event_queue;
 // Framing and UTF-8 validation are internals. Their items are `pub` so that the hidden
 // `testing` module below can hand them to this crate's integration tests and the runtimes'
 // tests; without that feature nothing outside the crate reaches them.
