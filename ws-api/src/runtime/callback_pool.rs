@@ -9,10 +9,10 @@
 //!
 //! Callbacks may block (4D code does: a query, a file, a lock). A blocked worker holds only the
 //! task it is running: the others go on, and a watchdog adds a worker whenever a ready task has
-//! waited [`STALL`] without any worker taking it, up to [`MAX_WORKERS`]. So a callback that
-//! blocks delays other connections by [`STALL`] at most, while callbacks that return at once
-//! share as many workers as there are cores, instead of a thread per connection with a message
-//! in flight. Workers idle for [`IDLE_EXIT`] end.
+//! waited [`STALL`] without any worker taking it, up to [`MAX_WORKERS`]. So the tasks behind a
+//! callback that blocks wait about [`STALL`] for a new worker (one more per blocked worker),
+//! while callbacks that return at once share as many workers as there are cores, instead of a
+//! thread per connection with a message in flight. Workers idle for [`IDLE_EXIT`] end.
 
 use std::collections::VecDeque;
 use std::future::Future;
