@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use async_io::{Async, Timer};
 use futures_io::{AsyncRead, AsyncWrite};
 use socket2::SockRef;
-use ws_adapter::{Permit, with_read_buffer};
+use ws_adapter::with_read_buffer;
 use ws_proto::TransportAction;
 
 use crate::socket::{Inner, Shared};
@@ -52,9 +52,6 @@ impl<T: AsyncRead + AsyncWrite + Unpin + Send + 'static> Io for T {
 pub struct Driver {
     shared: Arc<Shared>,
     state: DriverState,
-    /// A share of the connection's place under a server's connection limit, given up when
-    /// the driver is dropped: once the connection is closed (or aborted) and its stream dropped.
-    permit: Option<Arc<Permit>>,
 }
 
 struct DriverState {
@@ -97,13 +94,7 @@ impl Driver {
                 // buffers around it and keeps their freed memory from going back to the system.
                 wake: Vec::with_capacity(2),
             },
-            permit: None,
         }
-    }
-
-    /// Holds `permit` until this driver is dropped.
-    pub(crate) fn hold(&mut self, permit: Arc<Permit>) {
-        self.permit = Some(permit);
     }
 }
 
@@ -111,7 +102,7 @@ impl Future for Driver {
     type Output = ();
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        let Driver { shared, state, .. } = self.get_mut();
+        let Driver { shared, state } = self.get_mut();
         let mut inner = shared.lock();
         inner.set_driver(cx.waker());
         let mut rounds = 0;

@@ -22,7 +22,6 @@ use crate::with_deadline;
 #[cfg(feature = "smol")]
 use ws_adapter::AcceptBackoff;
 use ws_adapter::trace::{self, ConnSpan};
-use ws_adapter::with_read_buffer;
 pub use ws_adapter::{AcceptError, Decision};
 use ws_adapter::{ConnectionLimit, Permit};
 
@@ -187,40 +186,24 @@ where
 
 /// Reads until the request head is complete. The inner `Result` tells a bad request (to be
 /// answered) from a failed stream.
-///
-/// Reads go through the thread's read buffer, as the driver's do: the core keeps what it needs
-/// (the head, and any bytes after it for the connection), so a handshake allocates no buffer of
-/// its own, which would leave a hole in the heap between the connections' long-lived state.
 async fn read_request<S: AsyncRead + Unpin>(
     stream: &mut S,
     handshake: &mut ServerHandshake,
 ) -> Result<Request, Result<HandshakeError, io::Error>> {
-    futures_lite::future::poll_fn(|cx| {
-        loop {
-            let read = with_read_buffer(|buf| match Pin::new(&mut *stream).poll_read(cx, buf) {
-                Poll::Pending => Poll::Pending,
-                Poll::Ready(Ok(0)) => {
-                    Poll::Ready(Some(Err(Err(io::ErrorKind::UnexpectedEof.into()))))
-                }
-                Poll::Ready(Ok(n)) => {
-                    Poll::Ready(match handshake.receive(Instant::now(), &buf[..n]) {
-                        Ok(Some(request)) => Some(Ok(request.clone())),
-                        Ok(None) => None,
-                        Err(e) => Some(Err(Ok(e))),
-                    })
-                }
-                Poll::Ready(Err(e)) if e.kind() == io::ErrorKind::Interrupted => Poll::Ready(None),
-                Poll::Ready(Err(e)) => Poll::Ready(Some(Err(Err(e)))),
-            });
-            match read {
-                Poll::Pending => return Poll::Pending,
-                Poll::Ready(Some(result)) => return Poll::Ready(result),
-                // More to read: the head is incomplete, or the read was interrupted.
-                Poll::Ready(None) => {}
-            }
+    let mut buf = vec![0u8; 4 << 10];
+    loop {
+        let n = match stream.read(&mut buf).await {
+            Ok(0) => return Err(Err(io::ErrorKind::UnexpectedEof.into())),
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(Err(e)),
+        };
+        match handshake.receive(Instant::now(), &buf[..n]) {
+            Ok(Some(request)) => return Ok(request.clone()),
+            Ok(None) => {}
+            Err(e) => return Err(Ok(e)),
         }
-    })
-    .await
+    }
 }
 
 /// Writes an error response and closes the write side (FIN, or close_notify then FIN), within
@@ -423,16 +406,19 @@ impl Server {
                         let _ = accept_tcp(tcp, tls, &config, overloaded).await;
                         return;
                     };
-                    let Ok((ws, request, mut driver)) = accept_tcp(tcp, tls, &config, &*hook).await
+                    let Ok((ws, request, driver)) = accept_tcp(tcp, tls, &config, &*hook).await
                     else {
                         return;
                     };
                     // The place is held until both the handler and the driver are done. Both
-                    // futures are spawned as they are, not awaited in an `async` block, which
+                    // futures are spawned in a `Holding`, not awaited in an `async` block, which
                     // would store each of them twice (once captured, once awaited).
                     let permit = Arc::new(permit);
-                    driver.hold(Arc::clone(&permit));
-                    smol::spawn(driver).detach();
+                    smol::spawn(Holding {
+                        future: driver,
+                        _permit: Arc::clone(&permit),
+                    })
+                    .detach();
                     // The handler is the application's: what it logs carries the connection.
                     let application = ws.span().clone().instrument(handler(ws, request));
                     smol::spawn(Holding {
@@ -450,7 +436,8 @@ impl Server {
 }
 
 pin_project_lite::pin_project! {
-    /// A future that holds a connection's place under the limit until it completes.
+    /// A future that holds a share of a connection's place under the limit until it completes
+    /// (or is dropped).
     struct Holding<F> {
         #[pin]
         future: F,
